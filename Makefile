@@ -1,0 +1,34 @@
+# Set-up and the two commands of the README. Each target creates or reuses .venv and installs
+# what it needs; torch is pinned to the CPU build first so that pip never pulls CUDA wheels.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_VERSION ?= 2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint render clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -c "import torch" 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+# The main job: the interim demo renders a procedural world fly-through (frames, depth, sky,
+# cameras.json and an mp4).
+demo: $(STAMP)
+	$(BIN)/latentstage worlds render --seed 7 --kind indoor --trajectory loop --frames 120 \
+		--size 256x256 --out out/flythrough --video
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info out .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Export: checkpoints to ONNX and TensorRT engine bundles (see DESIGN.md)."""

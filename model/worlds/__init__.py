@@ -1,0 +1,1 @@
+"""Procedural worlds: scenes, a batched torch ray caster and camera trajectories."""
