@@ -1,0 +1,592 @@
+"""Latent spatial memory: a bounded, device-resident store of latent tokens lifted into 3D.
+
+Write (DESIGN.md, "Latent spatial memory"):
+  1. Back-project every latent token at its latent-pixel centre with its depth (metres along
+     the optical axis) into the Z-up world.
+  2. Quantise it to a voxel whose size follows the token footprint ``depth / fx'`` (metres per
+     latent pixel), rounded to a power-of-two level so that the same surface seen again from a
+     similar distance lands in the same voxel.
+  3. Fuse into the stored entry by a weighted running average, or replace the entry when a
+     confident observation strongly disagrees (edits, changes). New voxels take free slots;
+     when none are left, the least recently observed entries (weighted by confidence) are
+     evicted, and counted.
+  4. Dynamic-masked tokens are never written. Sky and far tokens go to a direction-indexed
+     environment latent (an equirectangular grid in world directions) instead of points.
+
+Readout projects the stored points into a target camera at latent resolution with a z-buffer
+that is deterministic: candidates are ordered by the IEEE bits of their float32 depth (exact
+and monotonic for positive floats) and ties by their unique voxel key, both reduced with an
+integer ``amin``. The result is bit-identical whatever the scatter or storage order, on CPU
+and CUDA. Points seen closer than they were written are splatted over their projected
+footprint, so a dolly-in leaves no pinholes.
+
+The sorted voxel-key index (``torch.searchsorted``) replaces a hash map, so every operation is
+a handful of vectorised torch ops with fixed-size buffers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from latentstage.runtime.camera import Intrinsics, pixel_rays, pose_tensor
+from latentstage.runtime.errors import InvalidInput
+
+log = logging.getLogger(__name__)
+
+_INT64_MAX = torch.iinfo(torch.int64).max
+_LEVEL_BITS, _COORD_BITS = 5, 19  # voxel key: level (5 bits) then x, y, z (19 bits each)
+_COORD_OFFSET = 1 << (_COORD_BITS - 1)
+_COORD_MASK = (1 << _COORD_BITS) - 1
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    """What a latent token is: saved with every snapshot and checked on load."""
+
+    channels: int  # C, latent channels
+    stride: int  # f, image pixels per latent pixel along each axis
+    scaling: float = 1.0  # latent = (encoder_output - shift) * scaling
+    shift: float = 0.0  # see scaling
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    """Capacity and voxel parameters of a :class:`LatentMemory` (saved with snapshots)."""
+
+    capacity: int = 262_144  # maximum number of stored points (voxels)
+    voxel_base: float = 1.0 / 128  # metres: voxel size at level 0; level L is base * 2**L
+    voxel_scale: float = 1.0  # voxel size relative to the token footprint depth / fx'
+    near: float = 0.05  # metres: tokens and points closer than this are ignored
+    far: float = 500.0  # metres: tokens beyond this go to the environment latent
+    max_weight: float = 16.0  # cap on accumulated confidence so old entries can still adapt
+    replace_rms: float = 1.5  # RMS feature difference that counts as a strong disagreement
+    replace_confidence: float = 0.5  # observation confidence needed to replace an entry
+    recency_per_weight: float = 8.0  # eviction: writes of recency one unit of log2 weight buys
+    evict_fraction: float = 1.0 / 64  # evict at least this fraction of capacity when full
+    max_splat: int = 4  # largest splat side, latent pixels
+    splat_scale: float = 1.15  # splat side relative to the projected footprint
+    env_height: int = 32  # environment latent rows (elevation, from +Z down to -Z)
+    env_width: int = 64  # environment latent columns (azimuth)
+
+    def __post_init__(self) -> None:
+        positive = ("capacity", "voxel_base", "voxel_scale", "near", "far", "max_weight",
+                    "max_splat", "env_height", "env_width", "splat_scale")
+        for name in positive:
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise InvalidInput(f"memory.{name}", value, "a finite number > 0")
+        if self.capacity >= 1 << 31:
+            raise InvalidInput("memory.capacity", self.capacity, "< 2**31 points")
+        if self.far <= self.near:
+            raise InvalidInput("memory.far", self.far, f"> near ({self.near})")
+
+
+@dataclass
+class WriteStats:
+    """What one :meth:`LatentMemory.write` did, in tokens."""
+
+    fused: int = 0  # tokens merged into an existing voxel (including replacements)
+    replaced: int = 0  # of ``fused``: entries replaced by a strongly disagreeing observation
+    new: int = 0  # tokens that created a new voxel
+    merged_in_frame: int = 0  # tokens folded into another token of the same frame and voxel
+    sky: int = 0  # tokens written to the environment latent
+    masked: int = 0  # tokens skipped: dynamic mask, zero depth or nearer than ``near``
+    evicted: int = 0  # entries evicted to make room
+
+
+@dataclass
+class MemoryStats:
+    """A snapshot of the store's size and counters."""
+
+    points: int  # stored points
+    capacity: int  # maximum points
+    bytes: int  # device bytes held by the store's buffers (fixed at construction)
+    used_bytes: int  # bytes attributable to the stored points plus the environment latent
+    evictions: int  # entries evicted since construction or clear()
+    writes: int  # write() calls since construction or clear()
+    env_cells: int  # environment cells observed at least once
+    last_write: WriteStats = field(default_factory=WriteStats)  # the most recent write
+
+
+@dataclass
+class Readout:
+    """The memory seen from a target camera at latent resolution."""
+
+    features: torch.Tensor  # [C, h, w] latent features; 0 where uncovered
+    depth: torch.Tensor  # [h, w] metres along the optical axis; 0 where no point (sky/uncovered)
+    coverage: torch.Tensor  # [h, w] float 1 where a point or the environment covers, else 0
+    sky: torch.Tensor  # [h, w] float 1 where the environment latent filled the pixel
+
+
+class LatentMemory:
+    """A fixed-capacity latent point store for one world (see the module docstring)."""
+
+    FORMAT_VERSION = 1
+    CONVENTION = "opencv-c2w/z-up-right-handed/metres"
+
+    def __init__(
+        self,
+        spec: LatentSpec,
+        config: MemoryConfig | None = None,
+        device: torch.device | str = "cpu",
+        model_id: str = "",
+    ):
+        self.spec = spec
+        self.config = config or MemoryConfig()
+        self.device = torch.device(device)
+        self.model_id = model_id
+        n, c, dev = self.config.capacity, spec.channels, self.device
+        self.pos = torch.zeros(n, 3, device=dev)  # [N, 3] world metres
+        self.feat = torch.zeros(n, c, device=dev)  # [N, C] fused latent features
+        self.weight = torch.zeros(n, device=dev)  # [N] accumulated confidence
+        self.extent = torch.zeros(n, device=dev)  # [N] metres: surface patch side it covers
+        self.key = torch.full((n,), _INT64_MAX, dtype=torch.int64, device=dev)  # [N] voxel
+        self.last_seen = torch.zeros(n, dtype=torch.int64, device=dev)  # [N] write index
+        self.valid = torch.zeros(n, dtype=torch.bool, device=dev)  # [N]
+        self.sorted_key = torch.full((n,), _INT64_MAX, dtype=torch.int64, device=dev)  # [N]
+        self.sorted_slot = torch.arange(n, device=dev)  # [N] slot of each sorted key
+        eh, ew = self.config.env_height, self.config.env_width
+        self.env_feat = torch.zeros(c, eh, ew, device=dev)  # [C, He, We]
+        self.env_weight = torch.zeros(eh, ew, device=dev)  # [He, We]
+        self._count = 0
+        self._evictions = 0
+        self._writes = 0
+        self._last = WriteStats()
+
+    # ----- housekeeping ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._count
+
+    def stats(self) -> MemoryStats:
+        """Points, bytes, evictions and the last write's fused/new counts."""
+        per_point = sum(t.element_size() * t[0].numel() for t in self._point_buffers()) + 16
+        env_bytes = self.env_feat.numel() * 4 + self.env_weight.numel() * 4
+        total = sum(t.numel() * t.element_size() for t in self._point_buffers())
+        total += self.sorted_key.numel() * 8 + self.sorted_slot.numel() * 8 + env_bytes
+        return MemoryStats(
+            points=self._count,
+            capacity=self.config.capacity,
+            bytes=total,
+            used_bytes=self._count * per_point + env_bytes,
+            evictions=self._evictions,
+            writes=self._writes,
+            env_cells=int((self.env_weight > 0).sum()),
+            last_write=self._last,
+        )
+
+    def clear(self) -> None:
+        """Forget everything (points, environment, counters); buffers stay allocated."""
+        self.valid.zero_()
+        self.weight.zero_()
+        self.key.fill_(_INT64_MAX)
+        self.env_feat.zero_()
+        self.env_weight.zero_()
+        self._count = self._evictions = self._writes = 0
+        self._last = WriteStats()
+        self._reindex()
+
+    def crop(self, box_min, box_max) -> int:
+        """Delete the points inside the world-space box [box_min, box_max] (metres).
+
+        Returns the number of points deleted. The environment latent is kept.
+        """
+        lo = torch.as_tensor(np.asarray(box_min, np.float32), device=self.device)
+        hi = torch.as_tensor(np.asarray(box_max, np.float32), device=self.device)
+        if lo.shape != (3,) or hi.shape != (3,) or not bool((lo <= hi).all()):
+            raise InvalidInput("crop.box", (box_min, box_max), "two [3] corners with min <= max")
+        inside = self.valid & ((self.pos >= lo) & (self.pos <= hi)).all(dim=1)
+        deleted = int(inside.sum())
+        self._free(inside)
+        return deleted
+
+    def _point_buffers(self) -> tuple[torch.Tensor, ...]:
+        return (self.pos, self.feat, self.weight, self.extent, self.key, self.last_seen,
+                self.valid)
+
+    def _free(self, mask: torch.Tensor) -> None:
+        self.valid &= ~mask
+        self.key[mask] = _INT64_MAX
+        self.weight[mask] = 0
+        self._count = int(self.valid.sum())
+        self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild the sorted voxel-key index (sentinels sort last)."""
+        torch.sort(self.key, out=(self.sorted_key, self.sorted_slot))
+
+    # ----- write -------------------------------------------------------------------------------
+    def write(
+        self,
+        latent: torch.Tensor,  # [C, h, w]
+        depth: torch.Tensor,  # [h, w] metres along the optical axis; 0 = unknown, inf = sky
+        intrinsics: Intrinsics,  # of the image, (w*f) x (h*f) pixels
+        pose: np.ndarray,  # [4, 4] camera-to-world
+        dynamic_mask: torch.Tensor | None = None,  # [h, w] or [H, W] bool: never written
+        sky_mask: torch.Tensor | None = None,  # [h, w] or [H, W] bool: to the environment
+        confidence: torch.Tensor | None = None,  # [h, w] observation weight, default 1
+    ) -> WriteStats:
+        """Lift one latent frame into the store. Returns what it did (also in ``stats()``)."""
+        latent, depth = self._check_frame(latent, depth, intrinsics)
+        c, h, w = latent.shape
+        dyn = self._token_mask(dynamic_mask, h, w, "dynamic_mask", reduce="any")
+        sky = self._token_mask(sky_mask, h, w, "sky_mask", reduce="mean")
+        conf = self._confidence(confidence, h, w)
+        cfg = self.config
+        self._writes += 1
+        stats = WriteStats()
+
+        lat_k = intrinsics.latent(self.spec.stride)
+        origin, dirs = pixel_rays(lat_k, pose, self.device)  # [3], [h, w, 3]
+        tokens = latent.reshape(c, -1).T  # [h*w, C]
+        d = depth.reshape(-1)
+        dirs = dirs.reshape(-1, 3)
+        usable = ~dyn.reshape(-1) & (conf.reshape(-1) > 0)
+        is_sky = usable & (sky.reshape(-1) | (d > cfg.far))
+        is_pt = usable & ~is_sky & (d >= cfg.near)
+        stats.masked = int((~is_sky & ~is_pt).sum())
+        stats.sky = int(is_sky.sum())
+        if stats.sky:
+            self._write_env(tokens[is_sky], dirs[is_sky], conf.reshape(-1)[is_sky])
+
+        idx = is_pt.nonzero().squeeze(1)  # [M] token indices, ascending
+        if idx.numel():
+            footprint = d[idx] / min(lat_k.fx, lat_k.fy)  # [M] metres per latent pixel
+            pts = origin + d[idx, None] * dirs[idx]  # [M, 3]
+            self._write_points(pts, tokens[idx], conf.reshape(-1)[idx], footprint, stats)
+        self._last = stats
+        return stats
+
+    def _write_points(self, pts, feats, conf, footprint, stats: WriteStats) -> None:
+        cfg = self.config
+        level = torch.round(torch.log2(cfg.voxel_scale * footprint / cfg.voxel_base))
+        level = level.clamp(0, (1 << _LEVEL_BITS) - 1).to(torch.int64)  # [M]
+        size = cfg.voxel_base * torch.exp2(level.float())  # [M] metres
+        coords = torch.floor(pts / size[:, None]).to(torch.int64) + _COORD_OFFSET
+        in_range = ((coords >= 0) & (coords <= _COORD_MASK)).all(dim=1)
+        key = (level << (3 * _COORD_BITS)) | (coords[:, 0] << (2 * _COORD_BITS))
+        key = key | (coords[:, 1] << _COORD_BITS) | coords[:, 2]
+        keep = in_range.nonzero().squeeze(1)
+        pts, feats, conf, key = pts[keep], feats[keep], conf[keep], key[keep]
+        extent = footprint[keep]
+
+        # Tokens of this frame that share a voxel are averaged (confidence-weighted) first.
+        ukey, pts, feats, conf, extent = _voxel_means(key, pts, feats, conf, extent)
+        stats.merged_in_frame = key.numel() - ukey.numel()
+
+        pos = torch.searchsorted(self.sorted_key, ukey).clamp(max=self.config.capacity - 1)
+        found = self.sorted_key[pos] == ukey
+        if bool(found.any()):
+            slots = self.sorted_slot[pos[found]]
+            self._fuse(slots, pts[found], feats[found], conf[found], extent[found], stats)
+        new = (~found).nonzero().squeeze(1)
+        if new.numel():
+            self._insert(ukey[new], pts[new], feats[new], conf[new], extent[new], stats)
+        self._reindex()
+
+    def _fuse(self, slots, pts, feats, conf, extent, stats: WriteStats) -> None:
+        cfg = self.config
+        w_old = self.weight[slots]
+        diff = (feats - self.feat[slots]).pow(2).mean(dim=1).sqrt()
+        replace = (diff > cfg.replace_rms) & (conf >= cfg.replace_confidence)
+        total = w_old + conf
+        a = torch.where(replace, torch.ones_like(conf), conf / total)[:, None]
+        self.feat[slots] = self.feat[slots] + a * (feats - self.feat[slots])
+        self.pos[slots] = self.pos[slots] + a * (pts - self.pos[slots])
+        self.extent[slots] = self.extent[slots] + a[:, 0] * (extent - self.extent[slots])
+        self.weight[slots] = torch.where(replace, conf, total.clamp(max=cfg.max_weight))
+        self.last_seen[slots] = self._writes
+        stats.fused = int(slots.numel())
+        stats.replaced = int(replace.sum())
+
+    def _insert(self, keys, pts, feats, conf, extent, stats: WriteStats) -> None:
+        n_new = min(keys.numel(), self.config.capacity)
+        free = (~self.valid).nonzero().squeeze(1)
+        if free.numel() < n_new:
+            stats.evicted = self._evict(n_new - free.numel())
+            free = (~self.valid).nonzero().squeeze(1)
+        slots = free[:n_new]
+        self.key[slots] = keys[:n_new]
+        self.pos[slots] = pts[:n_new]
+        self.feat[slots] = feats[:n_new]
+        self.weight[slots] = conf[:n_new].clamp(max=self.config.max_weight)
+        self.extent[slots] = extent[:n_new]
+        self.last_seen[slots] = self._writes
+        self.valid[slots] = True
+        self._count += n_new
+        stats.new = n_new
+
+    def _evict(self, needed: int) -> int:
+        """Evict the lowest-priority entries: priority = last write seen + bonus * log2(1+w).
+
+        Entries seen in the current write are never evicted. At least ``evict_fraction`` of the
+        capacity is freed at once so that eviction is amortised over many writes.
+        """
+        cfg = self.config
+        k = min(max(needed, int(cfg.capacity * cfg.evict_fraction)), self._count)
+        bonus = cfg.recency_per_weight * torch.log2(1 + self.weight)
+        priority = self.last_seen.double() + bonus.double()
+        # Entries of the current write and free slots are never chosen.
+        priority[(self.last_seen == self._writes) | ~self.valid] = math.inf
+        k = min(k, int((self.valid & (self.last_seen != self._writes)).sum()))
+        if k <= 0:
+            return 0
+        victims = torch.topk(priority, k, largest=False)
+        mask = torch.zeros_like(self.valid)
+        mask[victims.indices] = True
+        self._free(mask)
+        self._evictions += k
+        return k
+
+    # ----- environment latent ------------------------------------------------------------------
+    def _env_cells(self, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Continuous (row, col) of world directions [M, 3] in the equirectangular grid."""
+        d = dirs / dirs.norm(dim=1, keepdim=True)
+        az = torch.atan2(d[:, 1], d[:, 0])  # (-pi, pi]
+        el = torch.asin(d[:, 2].clamp(-1, 1))  # [-pi/2, pi/2]
+        col = (az + math.pi) / (2 * math.pi) * self.config.env_width - 0.5
+        row = (math.pi / 2 - el) / math.pi * self.config.env_height - 0.5
+        return row, col
+
+    def _write_env(self, feats, dirs, conf) -> None:
+        cfg = self.config
+        row, col = self._env_cells(dirs)
+        r = row.round().clamp(0, cfg.env_height - 1).long()
+        cc = torch.remainder(col.round().long(), cfg.env_width)
+        cell = r * cfg.env_width + cc  # [M]
+        ucell, inverse = torch.unique(cell, sorted=True, return_inverse=True)
+        order = torch.arange(cell.numel(), device=self.device)
+        rep = torch.full((ucell.numel(),), cell.numel(), dtype=torch.int64, device=self.device)
+        rep.scatter_reduce_(0, inverse, order, "amin")
+        f_new, w_new = feats[rep], conf[rep]
+        env = self.env_feat.view(self.spec.channels, -1)
+        w_env = self.env_weight.view(-1)
+        f_old, w_old = env[:, ucell].T, w_env[ucell]
+        diff = (f_new - f_old).pow(2).mean(dim=1).sqrt()
+        replace = (w_old == 0) | ((diff > cfg.replace_rms) & (w_new >= cfg.replace_confidence))
+        a = torch.where(replace, torch.ones_like(w_new), w_new / (w_old + w_new))[:, None]
+        env[:, ucell] = (f_old + a * (f_new - f_old)).T
+        w_env[ucell] = torch.where(replace, w_new, (w_old + w_new).clamp(max=cfg.max_weight))
+
+    def _read_env(self, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Bilinear environment lookup for world directions [M, 3]: features [M, C], filled [M]."""
+        cfg = self.config
+        row, col = self._env_cells(dirs)
+        filled = (self.env_weight > 0).float()
+        # Wrap azimuth by padding one column on each side, then sample with grid_sample.
+        grid_src = torch.cat([self.env_feat * filled, filled[None]], dim=0)  # [C+1, He, We]
+        grid_src = torch.cat([grid_src[..., -1:], grid_src, grid_src[..., :1]], dim=-1)
+        gx = (col + 1 + 0.5) / (cfg.env_width + 2) * 2 - 1
+        gy = (row + 0.5) / cfg.env_height * 2 - 1
+        grid = torch.stack([gx, gy], dim=-1).view(1, 1, -1, 2)
+        sampled = torch.nn.functional.grid_sample(
+            grid_src[None], grid, mode="bilinear", padding_mode="border", align_corners=False
+        )[0, :, 0].T  # [M, C+1]
+        occ = sampled[:, -1]
+        feats = sampled[:, :-1] / occ.clamp(min=1e-6)[:, None]
+        return feats, occ >= 0.5
+
+    # ----- readout -----------------------------------------------------------------------------
+    def readout(self, intrinsics: Intrinsics, pose: np.ndarray, h: int, w: int) -> Readout:
+        """Project the store into a camera at latent resolution ``h`` x ``w``.
+
+        ``intrinsics`` are those of the image (``w*f`` x ``h*f`` pixels). Pure: it never
+        changes the store. Deterministic and independent of storage order (module docstring).
+        """
+        if (intrinsics.width, intrinsics.height) != (w * self.spec.stride, h * self.spec.stride):
+            raise InvalidInput(
+                "intrinsics.size",
+                (intrinsics.width, intrinsics.height),
+                f"the latent grid {w}x{h} times the stride {self.spec.stride}",
+            )
+        lat_k = intrinsics.latent(self.spec.stride)
+        c = self.spec.channels
+        features = torch.zeros(h * w, c, device=self.device)
+        depth = torch.zeros(h * w, device=self.device)
+        coverage = torch.zeros(h * w, device=self.device)
+        sky = torch.zeros(h * w, device=self.device)
+
+        slot, z = self._zbuffer(lat_k, pose, h, w)  # [h*w] slot or -1, [h*w] metres
+        hit = slot >= 0
+        features[hit] = self.feat[slot[hit]]
+        depth[hit] = z[hit]
+        coverage[hit] = 1.0
+        if bool((self.env_weight > 0).any()) and not bool(hit.all()):
+            miss = (~hit).nonzero().squeeze(1)
+            _, dirs = pixel_rays(lat_k, pose, self.device)
+            env_feat, filled = self._read_env(dirs.reshape(-1, 3)[miss])
+            features[miss[filled]] = env_feat[filled]
+            coverage[miss[filled]] = 1.0
+            sky[miss[filled]] = 1.0
+        return Readout(
+            features=features.T.reshape(c, h, w).contiguous(),
+            depth=depth.view(h, w),
+            coverage=coverage.view(h, w),
+            sky=sky.view(h, w),
+        )
+
+    def _zbuffer(self, lat_k: Intrinsics, pose: np.ndarray, h: int, w: int):
+        """Deterministic splatting z-buffer. Returns (slot [h*w] or -1, depth [h*w])."""
+        cfg = self.config
+        w2c = torch.linalg.inv(pose_tensor(pose, self.device)).float()
+        slots = self.valid.nonzero().squeeze(1)
+        p = self.pos[slots]
+        # Elementwise projection (no matmul) so that each point's result is independent of the
+        # batch it is computed in: this is what makes the readout storage-order invariant.
+        x = p[:, 0] * w2c[0, 0] + p[:, 1] * w2c[0, 1] + p[:, 2] * w2c[0, 2] + w2c[0, 3]
+        y = p[:, 0] * w2c[1, 0] + p[:, 1] * w2c[1, 1] + p[:, 2] * w2c[1, 2] + w2c[1, 3]
+        z = p[:, 0] * w2c[2, 0] + p[:, 1] * w2c[2, 1] + p[:, 2] * w2c[2, 2] + w2c[2, 3]
+        front = z > cfg.near
+        zs = torch.where(front, z, torch.ones_like(z))
+        u = lat_k.fx * x / zs + lat_k.cx
+        v = lat_k.fy * y / zs + lat_k.cy
+        side = (cfg.splat_scale * self.extent[slots] * lat_k.fx / zs).clamp(1, cfg.max_splat)
+        half = side / 2
+        # Frustum cull (with the splat margin) before any scatter work.
+        vis = front & (u + half > -0.5) & (u - half < w - 0.5) & (v + half > -0.5)
+        vis &= v - half < h - 0.5
+        vis = vis.nonzero().squeeze(1)
+        slots, u, v, z, half = slots[vis], u[vis], v[vis], z[vis], half[vis]
+
+        # Each point covers the pixel centres within its footprint square; at least the nearest.
+        j0 = torch.ceil(u - half).long()
+        i0 = torch.ceil(v - half).long()
+        nj = (torch.floor(u + half).long() - j0 + 1).clamp(min=1)
+        ni = (torch.floor(v + half).long() - i0 + 1).clamp(min=1)
+        j0 = torch.where(torch.floor(u + half).long() < j0, torch.round(u).long(), j0)
+        i0 = torch.where(torch.floor(v + half).long() < i0, torch.round(v).long(), i0)
+        k = cfg.max_splat
+        off = torch.arange(k, device=self.device)
+        dj = off.repeat(k)  # [k*k]
+        di = off.repeat_interleave(k)
+        big = ((nj > 1) | (ni > 1)).nonzero().squeeze(1)
+        cand = torch.cat([torch.arange(slots.numel(), device=self.device),
+                          big.repeat_interleave(k * k)])
+        cj = torch.cat([j0, j0[big][:, None].add(dj).reshape(-1)])
+        ci = torch.cat([i0, i0[big][:, None].add(di).reshape(-1)])
+        ok = torch.cat([torch.ones_like(j0, dtype=torch.bool),
+                        ((dj < nj[big][:, None]) & (di < ni[big][:, None])).reshape(-1)])
+        ok &= (cj >= 0) & (cj < w) & (ci >= 0) & (ci < h)
+        cand, pix = cand[ok], (ci * w + cj)[ok]
+
+        # Pass 1: nearest depth per pixel (IEEE bits of positive float32 sort like the values).
+        zbits = z.contiguous().view(torch.int32).long()[cand]
+        zmin = torch.full((h * w,), _INT64_MAX, dtype=torch.int64, device=self.device)
+        zmin.scatter_reduce_(0, pix, zbits, "amin")
+        # Pass 2: among equal depths, the smallest voxel key (unique per point).
+        front_c = zbits == zmin[pix]
+        cand, pix = cand[front_c], pix[front_c]
+        vkey = self.key[slots[cand]]
+        kmin = torch.full((h * w,), _INT64_MAX, dtype=torch.int64, device=self.device)
+        kmin.scatter_reduce_(0, pix, vkey, "amin")
+        win = vkey == kmin[pix]
+        out_slot = torch.full((h * w,), -1, dtype=torch.int64, device=self.device)
+        out_z = torch.zeros(h * w, device=self.device)
+        out_slot[pix[win]] = slots[cand[win]]
+        out_z[pix[win]] = z[cand[win]]
+        return out_slot, out_z
+
+    # ----- validation --------------------------------------------------------------------------
+    def _check_frame(self, latent, depth, intrinsics: Intrinsics):
+        if not isinstance(latent, torch.Tensor) or latent.dim() != 3:
+            raise InvalidInput("latent", getattr(latent, "shape", latent), "a [C, h, w] tensor")
+        c, h, w = latent.shape
+        if c != self.spec.channels:
+            raise InvalidInput("latent.channels", c, f"{self.spec.channels} (the latent spec)")
+        if not isinstance(depth, torch.Tensor) or tuple(depth.shape) != (h, w):
+            raise InvalidInput("depth", getattr(depth, "shape", depth), f"a [{h}, {w}] tensor")
+        if (intrinsics.width, intrinsics.height) != (w * self.spec.stride, h * self.spec.stride):
+            raise InvalidInput(
+                "intrinsics.size",
+                (intrinsics.width, intrinsics.height),
+                f"the latent grid {w}x{h} times the stride {self.spec.stride}",
+            )
+        latent = latent.to(self.device, torch.float32)
+        depth = depth.to(self.device, torch.float32)
+        if not bool(torch.isfinite(latent).all()):
+            raise InvalidInput("latent", "non-finite values", "finite latent features")
+        if bool(torch.isnan(depth).any()):
+            raise InvalidInput("depth", "NaN values", "metres >= 0 (0 = unknown, inf = sky)")
+        if bool((depth < 0).any()):
+            raise InvalidInput("depth", float(depth.min()), "metres >= 0 (0 = unknown)")
+        return latent, depth
+
+    def _token_mask(self, mask, h: int, w: int, name: str, reduce: str) -> torch.Tensor:
+        """A per-token bool mask from None, a latent-resolution or an image-resolution mask."""
+        if mask is None:
+            return torch.zeros(h, w, dtype=torch.bool, device=self.device)
+        f = self.spec.stride
+        shape = tuple(mask.shape)
+        if shape == (h, w):
+            return mask.to(self.device).bool()
+        if shape == (h * f, w * f):
+            m = mask.to(self.device).float()[None, None]
+            pooled = torch.nn.functional.avg_pool2d(m, f)[0, 0]
+            return pooled > 0 if reduce == "any" else pooled > 0.5
+        raise InvalidInput(name, shape, f"[{h}, {w}] or [{h * f}, {w * f}]")
+
+    def _confidence(self, confidence, h: int, w: int) -> torch.Tensor:
+        if confidence is None:
+            return torch.ones(h, w, device=self.device)
+        if tuple(confidence.shape) != (h, w):
+            raise InvalidInput("confidence", tuple(confidence.shape), f"[{h}, {w}]")
+        conf = confidence.to(self.device, torch.float32)
+        if not bool(torch.isfinite(conf).all()) or bool((conf < 0).any()):
+            raise InvalidInput("confidence", "negative or non-finite", "weights >= 0")
+        return conf
+
+    def metadata(self) -> dict:
+        """What a snapshot records and load() verifies."""
+        return {
+            "format_version": self.FORMAT_VERSION,
+            "model_id": self.model_id,
+            "latent_spec": asdict(self.spec),
+            "memory_config": asdict(self.config),
+            "convention": self.CONVENTION,
+        }
+
+    def save(self, path) -> None:
+        """Atomic snapshot (safetensors + JSON metadata); see :mod:`.snapshot`."""
+        from latentstage.runtime.snapshot import save_snapshot
+
+        save_snapshot(self, path)
+
+    def load(self, path) -> None:
+        """Replace the contents with a verified snapshot; see :mod:`.snapshot`."""
+        from latentstage.runtime.snapshot import load_snapshot
+
+        load_snapshot(self, path)
+
+
+def _voxel_means(key, pts, feats, conf, extent):
+    """Confidence-weighted means of tokens grouped by voxel key, deterministic on any device.
+
+    Segment sums come from a float64 cumulative sum over key-sorted tokens (a scan, unlike
+    float ``index_add_``, has a fixed order on CUDA too). Returns the unique keys [U] and the
+    per-voxel position [U, 3], features [U, C], summed confidence [U] and max extent [U].
+    """
+    ukey, inverse, counts = torch.unique(key, sorted=True, return_inverse=True,
+                                         return_counts=True)
+    order = torch.sort(inverse, stable=True).indices  # tokens grouped by voxel, index order
+    w = conf[order].double()[:, None].clamp(min=1e-12)
+    data = torch.cat([w, w * pts[order].double(), w * feats[order].double()], dim=1)
+    csum = torch.cumsum(data, dim=0)
+    ends = torch.cumsum(counts, dim=0) - 1
+    sums = csum[ends]
+    sums[1:] -= csum[ends[:-1]]
+    mean = sums[:, 1:] / sums[:, :1]
+    # Extent: the side of the patch the voxel's tokens cover (their spread plus one footprint).
+    n = ukey.numel()
+    idx3 = inverse[:, None].expand(-1, 3)
+    hi = torch.zeros(n, 3, device=key.device).scatter_reduce_(0, idx3, pts, "amax",
+                                                             include_self=False)
+    lo = torch.zeros(n, 3, device=key.device).scatter_reduce_(0, idx3, pts, "amin",
+                                                             include_self=False)
+    fp = torch.zeros(n, device=key.device).scatter_reduce_(0, inverse, extent, "amax",
+                                                          include_self=False)
+    ext = (hi - lo).amax(dim=1) + fp
+    return ukey, mean[:, :3].float(), mean[:, 3:].float(), sums[:, 0].float(), ext
