@@ -64,7 +64,8 @@ class Intrinsics:
     def __post_init__(self) -> None:
         for name in ("fx", "fy", "cx", "cy"):
             value = getattr(self, name)
-            require_finite(f"intrinsics.{name}", value)
+            if require_finite(f"intrinsics.{name}", value).ndim != 0:
+                raise InvalidInput(f"intrinsics.{name}", value, "a number (pixels)")
             object.__setattr__(self, name, float(value))
         for name in ("fx", "fy"):
             if getattr(self, name) <= 0:
@@ -176,7 +177,9 @@ class Intrinsics:
 
     def latent(self, stride: int) -> Intrinsics:
         """Intrinsics of the latent grid of ``stride`` (the image size must divide by it)."""
-        if stride < 1 or self.width % stride or self.height % stride:
+        if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
+            raise InvalidInput("stride", stride, "a positive integer (pixels per latent pixel)")
+        if self.width % stride or self.height % stride:
             raise InvalidInput(
                 "intrinsics.size",
                 (self.width, self.height),
@@ -220,7 +223,8 @@ def validate_rotation(rotation, field: str = "rotation") -> np.ndarray:
         raise InvalidInput(
             field,
             rotation,
-            f"a rotation matrix (orthonormal with det +1; |R^T R - I| = {err:.2g}, det = {det:.4f})",
+            "a rotation matrix (orthonormal with det +1; "
+            f"|R^T R - I| = {err:.2g}, det = {det:.4f})",
         )
     return r
 
@@ -249,13 +253,14 @@ def look_at(eye, target, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     """
     eye = require_shape("eye", eye, (3,))
     target = require_shape("target", target, (3,))
+    up = require_shape("up", up, (3,))
     forward = target - eye
     if np.linalg.norm(forward) < 1e-9:
         raise InvalidInput("target", target, "a point different from eye")
     forward /= np.linalg.norm(forward)
-    right = np.cross(forward, np.asarray(up, np.float64))
+    right = np.cross(forward, up)
     if np.linalg.norm(right) < 1e-9:  # looking straight along up: pick any right vector
-        right = np.cross(forward, [1.0, 0.0, 0.0])
+        right = np.cross(forward, np.eye(3)[np.argmin(np.abs(forward))])
     right /= np.linalg.norm(right)
     down = np.cross(forward, right)
     return make_pose(np.stack([right, down, forward], axis=1), eye)
