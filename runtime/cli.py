@@ -12,6 +12,7 @@ import logging
 import typer
 
 from latentstage import __version__
+from latentstage.model import commands as model_commands
 from latentstage.model.cli import worlds_app
 from latentstage.runtime.bench_cli import bench_app
 
@@ -24,6 +25,9 @@ app = typer.Typer(
 )
 app.add_typer(worlds_app, name="worlds")
 app.add_typer(bench_app, name="bench")
+app.command("train")(model_commands.train)
+app.command("eval")(model_commands.evaluate)
+app.command("demo")(model_commands.demo)
 
 
 def _version(value: bool) -> None:

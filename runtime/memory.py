@@ -33,8 +33,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from latentstage.runtime.camera import Intrinsics, pixel_rays, pose_tensor
+from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.rays import pixel_rays, pose_tensor
 
 log = logging.getLogger(__name__)
 

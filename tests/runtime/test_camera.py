@@ -15,12 +15,11 @@ from latentstage.runtime.camera import (
     look_at,
     make_pose,
     normalize_quaternion,
-    pixel_rays,
-    plucker_rays,
     validate_pose,
     validate_rotation,
 )
 from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.rays import pixel_rays, plucker_rays
 
 
 def _rot_z(deg: float) -> np.ndarray:

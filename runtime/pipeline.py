@@ -1,0 +1,106 @@
+"""The per-frame loop of DESIGN.md: readout, generate, decode, write.
+
+``FramePipeline.step`` is the whole frame at a glance. The model is a
+:class:`~latentstage.runtime.backends.Backend` (or anything with ``encode``, ``decode``,
+``denoise``); the memory is a
+:class:`~latentstage.runtime.memory.LatentMemory`. Policy (frame budget, degradation, pose
+prediction) lives in the scheduler, not here: ``step`` takes the rung's choices as arguments.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+import numpy as np
+import torch
+
+from latentstage.runtime.backends import Backend
+from latentstage.runtime.camera import Intrinsics
+from latentstage.runtime.memory import LatentMemory, Readout
+from latentstage.runtime.rays import plucker_rays
+from latentstage.runtime.sampler import sample
+
+
+@dataclass
+class FrameTiming:
+    """Seconds spent in each stage of one frame."""
+
+    readout: float = 0.0  # memory readout and conditioning
+    generate: float = 0.0  # sampler steps
+    decode: float = 0.0  # latent to RGB
+    write: float = 0.0  # memory write
+    total: float = 0.0  # the whole step
+
+
+@dataclass
+class FrameOutput:
+    """One generated frame and what produced it."""
+
+    rgb: torch.Tensor  # [3, H, W] in [0, 1]
+    latent: torch.Tensor  # [C, h, w] generated latent
+    depth: torch.Tensor  # [h, w] predicted metres along the optical axis
+    readout: Readout  # what the memory showed the generator
+    timing: FrameTiming = field(default_factory=FrameTiming)
+
+
+def build_cond(readout: Readout, intrinsics: Intrinsics, c2w: np.ndarray, stride: int
+               ) -> torch.Tensor:
+    """``cond`` [1, C + 9, h, w] from a readout and the target camera (generator layout)."""
+    from latentstage.model.generator import build_cond as stack
+
+    rays = plucker_rays(intrinsics.latent(stride), c2w, readout.features.device)
+    return stack(readout.features[None], readout.depth[None], readout.coverage[None],
+                 readout.sky[None], rays[None])
+
+
+def frame_seed(seed: int, frame_index: int) -> int:
+    """The noise seed of one frame: deterministic for (seed, frame), distinct across frames."""
+    return (seed * 1_000_003 + frame_index) % (2**63)
+
+
+class FramePipeline:
+    """Readout, generate, decode and write for one camera on one world."""
+
+    def __init__(self, model: Backend, memory: LatentMemory, steps: int = 2,
+                 seed: int = 0):
+        self.model = model
+        self.memory = memory
+        self.steps = steps
+        self.seed = seed
+        self.stride = memory.spec.stride
+
+    def _sync(self) -> float:
+        if self.memory.device.type == "cuda":
+            torch.cuda.synchronize(self.memory.device)
+        return time.perf_counter()
+
+    @torch.inference_mode()
+    def seed_world(self, rgb: torch.Tensor, depth: torch.Tensor, intrinsics: Intrinsics,
+                   c2w: np.ndarray, sky: torch.Tensor | None = None) -> torch.Tensor:
+        """Encode a seed image ([3,H,W] in [0,1]) and write it with depth at latent centres
+        ([h,w] metres, 0 = unknown). Returns the seed latent [C, h, w]."""
+        latent = self.model.encode(rgb[None].to(self.memory.device))[0]
+        self.memory.write(latent, depth, intrinsics, c2w, sky_mask=sky)
+        return latent
+
+    @torch.inference_mode()
+    def step(self, intrinsics: Intrinsics, c2w: np.ndarray, frame_index: int,
+             steps: int | None = None, write: bool = True) -> FrameOutput:
+        """Generate the frame seen by ``intrinsics``/``c2w`` and (optionally) remember it."""
+        f = self.stride
+        h, w = intrinsics.height // f, intrinsics.width // f
+        t0 = self._sync()
+        readout = self.memory.readout(intrinsics, c2w, h, w)
+        cond = build_cond(readout, intrinsics, c2w, f)
+        t1 = self._sync()
+        shape = (1, self.memory.spec.channels, h, w)
+        latent, depth = sample(self.model.denoise, cond, steps or self.steps,
+                               frame_seed(self.seed, frame_index), shape)
+        t2 = self._sync()
+        rgb = self.model.decode(latent)[0].clamp(0, 1)
+        t3 = self._sync()
+        if write:
+            self.memory.write(latent[0], depth[0, 0], intrinsics, c2w)
+        t4 = self._sync()
+        timing = FrameTiming(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)
+        return FrameOutput(rgb, latent[0], depth[0, 0], readout, timing)

@@ -1,0 +1,310 @@
+"""Latent spatial memory, tested on procedural worlds with ground truth.
+
+The "latent" in these tests is the RGB render average-pooled with stride 8 (3 channels), and
+depth is the ground-truth depth rendered at the latent pixel centres, so that readouts can be
+compared with ground truth pooled the same way.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.transform import Rotation
+
+from latentstage.model.worlds import make_scene, make_trajectory, render
+from latentstage.runtime.camera import Intrinsics, look_at
+from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.memory import LatentMemory, LatentSpec, MemoryConfig
+
+STRIDE = 8
+SPEC = LatentSpec(channels=3, stride=STRIDE)
+K128 = Intrinsics.from_fov(70, 128, 128)
+
+
+def latent_frame(scene, k: Intrinsics, c2w: np.ndarray):
+    """(pooled rgb [3,h,w], depth at latent pixel centres [h,w], sky [h,w]) for one pose."""
+    full = render(scene, k, c2w)
+    pooled = torch.nn.functional.avg_pool2d(full.rgb, STRIDE)[0]
+    lat = render(scene, k.latent(STRIDE), c2w)
+    return pooled, lat.depth[0], lat.sky[0]
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    mse = ((a - b) ** 2).mean(dim=0)[mask].mean().item()
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+@pytest.fixture(scope="module")
+def lowfreq_scene():
+    return make_scene(3, "indoor", low_frequency=True)
+
+
+@pytest.fixture(scope="module")
+def orbit(lowfreq_scene):
+    return make_trajectory("orbit", lowfreq_scene, frames=120, seed=3)
+
+
+def write_views(memory: LatentMemory, scene, poses, k=K128):
+    for c2w in poses:
+        lat, depth, sky = latent_frame(scene, k, c2w)
+        memory.write(lat, depth, k, c2w, sky_mask=sky)
+
+
+def geometry_psnr(memory, scene, c2w, k=K128, read_pose=None, read_k=None) -> tuple[float, float]:
+    """PSNR of the readout against pooled ground truth where covered, and the coverage."""
+    gt, _, _ = latent_frame(scene, k, c2w)
+    out = memory.readout(read_k or k, c2w if read_pose is None else read_pose, 16, 16)
+    covered = out.coverage > 0
+    return psnr(out.features, gt, covered), covered.float().mean().item()
+
+
+def rotate_pose(c2w: np.ndarray, degrees: float) -> np.ndarray:
+    out = c2w.copy()
+    out[:3, :3] = c2w[:3, :3] @ Rotation.from_euler("y", degrees, degrees=True).as_matrix()
+    return out
+
+
+def test_geometry_matches_ground_truth_and_detects_errors(lowfreq_scene, orbit):
+    """Readout at held-out views (3° from a written one) matches pooled ground truth."""
+    memory = LatentMemory(SPEC, MemoryConfig(capacity=100_000))
+    written = orbit.c2w[0:40:6]  # 7 views, 6° apart on a 360° / 120-frame orbit
+    write_views(memory, lowfreq_scene, written)
+    held_out = orbit.c2w[3:36:6]
+    good, shifted, rotated = [], [], []
+    for c2w in held_out:
+        p, cov = geometry_psnr(memory, lowfreq_scene, c2w)
+        assert cov > 0.9
+        good.append(p)
+        k_shift = Intrinsics(K128.fx, K128.fy, K128.cx + STRIDE / 2, K128.cy, 128, 128)
+        shifted.append(geometry_psnr(memory, lowfreq_scene, c2w, read_k=k_shift)[0])
+        rotated.append(geometry_psnr(memory, lowfreq_scene, c2w, read_pose=rotate_pose(c2w, 1))[0])
+    mean_good = float(np.mean(good))
+    print(f"geometry PSNR {mean_good:.2f} dB; half-pixel shift {np.mean(shifted):.2f} dB; "
+          f"1° rotation {np.mean(rotated):.2f} dB")
+    assert mean_good >= 30.0
+    assert np.mean(shifted) <= mean_good - 3.0
+    assert np.mean(rotated) <= mean_good - 3.0
+
+
+def test_dolly_in_leaves_no_pinholes(lowfreq_scene):
+    """After a 2x dolly-in, coverage of surfaces seen before is >= 0.98."""
+    traj = make_trajectory("dolly", lowfreq_scene, frames=60, seed=5)
+    far_pose = traj.c2w[0]
+    memory = LatentMemory(SPEC, MemoryConfig(capacity=100_000))
+    write_views(memory, lowfreq_scene, [far_pose])
+    _, far_depth, _ = latent_frame(lowfreq_scene, K128, far_pose)
+    # Move along the optical axis by half the median depth: surfaces end up about 2x closer.
+    step = 0.5 * float(far_depth[torch.isfinite(far_depth)].median())
+    near_pose = far_pose.copy()
+    near_pose[:3, 3] += step * far_pose[:3, 2]
+    _, near_depth, _ = latent_frame(lowfreq_scene, K128, near_pose)
+    visible = _seen_from(near_pose, near_depth, far_pose, far_depth, K128.latent(STRIDE))
+    assert visible.float().mean() > 0.5, "the test pose must see mostly known surfaces"
+    out = memory.readout(K128, near_pose, 16, 16)
+    coverage = out.coverage[visible].mean().item()
+    print(f"2x dolly-in coverage of previously seen surfaces: {coverage:.4f}")
+    assert coverage >= 0.98
+
+
+def _seen_from(pose_b, depth_b, pose_a, depth_a, k: Intrinsics) -> torch.Tensor:
+    """[h,w] bool: latent pixels of view B whose surface point is visible in view A."""
+    from latentstage.runtime.rays import pixel_rays
+
+    origin, dirs = pixel_rays(k, pose_b)
+    pts = origin + depth_b[..., None].clamp(max=1e6) * dirs
+    w2c = torch.as_tensor(np.linalg.inv(pose_a), dtype=torch.float32)
+    cam = pts @ w2c[:3, :3].T + w2c[:3, 3]
+    z = cam[..., 2]
+    u = torch.round(k.fx * cam[..., 0] / z + k.cx).long()
+    v = torch.round(k.fy * cam[..., 1] / z + k.cy).long()
+    inside = (z > 0) & (u >= 0) & (u < k.width) & (v >= 0) & (v < k.height)
+    inside &= torch.isfinite(depth_b)
+    za = torch.zeros_like(z)
+    za[inside] = depth_a[v[inside], u[inside]]
+    return inside & ((za - z).abs() < 0.05 * z)
+
+
+def test_revisit_is_identical_after_other_writes(lowfreq_scene):
+    """The start view reads the same after 2,000 writes elsewhere (within capacity)."""
+    loop = make_trajectory("loop", lowfreq_scene, frames=40, seed=1)
+    memory = LatentMemory(SPEC, MemoryConfig(capacity=200_000))
+    write_views(memory, lowfreq_scene, [loop.c2w[0]])
+    before = memory.readout(K128, loop.c2w[0], 16, 16)
+    frames = [latent_frame(lowfreq_scene, K128, c2w) for c2w in loop.c2w[:20]]
+    behind = -400.0 * loop.c2w[0][:3, 2]  # far behind the start camera: never visible from it
+    for n in range(2000):
+        lat, depth, sky = frames[n % len(frames)]
+        pose = loop.c2w[n % len(frames)].copy()
+        pose[:3, 3] += behind + np.array([0.0, 0.0, 3.0 * (n // len(frames))])
+        memory.write(lat, depth, K128, pose, sky_mask=sky)
+    assert memory.stats().evictions == 0
+    after = memory.readout(K128, loop.c2w[0], 16, 16)
+    for name in ("features", "depth", "coverage", "sky"):
+        assert torch.equal(getattr(before, name), getattr(after, name)), name
+
+
+def test_bounded_growth_on_repeated_orbit(lowfreq_scene):
+    orbit = make_trajectory("orbit", lowfreq_scene, frames=24, seed=2)
+    frames = [latent_frame(lowfreq_scene, K128, c2w) for c2w in orbit.c2w]
+    memory = LatentMemory(SPEC, MemoryConfig(capacity=200_000))
+    counts = []
+    for _ in range(10):
+        for (lat, depth, sky), c2w in zip(frames, orbit.c2w, strict=True):
+            memory.write(lat, depth, K128, c2w, sky_mask=sky)
+        counts.append(len(memory))
+    assert abs(counts[-1] - counts[0]) <= 0.01 * counts[0]
+    assert memory.stats().last_write.new <= 0.01 * memory.stats().last_write.fused
+
+
+def _wall_frame(distance: float, h: int = 16, w: int = 16):
+    """A fronto-parallel wall at ``distance`` metres: latent features and depth."""
+    return torch.randn(3, h, w), torch.full((h, w), distance)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def test_capacity_is_bounded_and_memory_flat():
+    cap = 3000
+    memory = LatentMemory(SPEC, MemoryConfig(capacity=cap))
+    lat, depth = _wall_frame(2.0)
+    rss = []
+    for n in range(20_000):
+        pose = look_at([0.0, 0.3 * n, 0.0], [2.0, 0.3 * n, 0.0])  # always new ground
+        memory.write(lat, depth, K128, pose)
+        assert len(memory) <= cap
+        if n in (2_000, 19_999):
+            rss.append(_rss_bytes())
+    stats = memory.stats()
+    assert stats.points <= cap
+    assert stats.evictions >= 20_000 * 256 - cap - 256 * 0.5 * 20_000  # most new points evicted
+    assert rss[1] - rss[0] < 16 * 2**20, f"RSS grew by {(rss[1] - rss[0]) / 2**20:.1f} MiB"
+
+
+def test_eviction_prefers_old_and_unconfident_entries():
+    memory = LatentMemory(SPEC, MemoryConfig(capacity=600, evict_fraction=0.01))
+    lat, depth = _wall_frame(2.0)
+    old = look_at([0.0, 0.0, 0.0], [2.0, 0.0, 0.0])
+    memory.write(lat, depth, K128, old)  # 256 points
+    for _ in range(3):  # reinforce: high confidence
+        memory.write(lat, depth, K128, old)
+    for n in range(1, 4):  # 3 x 256 new points: 1024 > 600, evictions needed
+        memory.write(lat, depth, K128, look_at([0.0, 10.0 * n, 0.0], [2.0, 10.0 * n, 0.0]))
+    assert memory.stats().evictions > 0
+    # The reinforced first wall survives; the middle (once-seen, older) wall went first.
+    assert memory.readout(K128, old, 16, 16).coverage.mean() == 1.0
+    mid = memory.readout(K128, look_at([0.0, 10.0, 0.0], [2.0, 10.0, 0.0]), 16, 16)
+    assert mid.coverage.mean() < 1.0
+
+
+def _permuted_copy(memory: LatentMemory, seed: int) -> LatentMemory:
+    other = LatentMemory(memory.spec, memory.config)
+    perm = torch.randperm(memory.config.capacity, generator=torch.Generator().manual_seed(seed))
+    for name in ("pos", "feat", "weight", "extent", "key", "last_seen", "valid"):
+        getattr(other, name).copy_(getattr(memory, name)[perm])
+    other.env_feat.copy_(memory.env_feat)
+    other.env_weight.copy_(memory.env_weight)
+    other._count = len(memory)
+    other._reindex()
+    return other
+
+
+def test_readout_is_deterministic_and_storage_order_invariant(lowfreq_scene, orbit):
+    memory = LatentMemory(SPEC, MemoryConfig(capacity=50_000))
+    write_views(memory, lowfreq_scene, orbit.c2w[0:30:5])
+    pose = orbit.c2w[7]
+    ref = memory.readout(K128, pose, 16, 16)
+    again = memory.readout(K128, pose, 16, 16)
+    assert ref.coverage.sum() > 0
+    for seed in range(3):
+        permuted = _permuted_copy(memory, seed).readout(K128, pose, 16, 16)
+        for name in ("features", "depth", "coverage", "sky"):
+            assert torch.equal(getattr(ref, name), getattr(again, name))
+            assert torch.equal(getattr(ref, name), getattr(permuted, name)), name
+
+
+def test_sky_goes_to_environment_latent():
+    scene = make_scene(11, "outdoor")
+    traj = make_trajectory("orbit", scene, frames=8, seed=11)
+    memory = LatentMemory(SPEC, MemoryConfig(capacity=50_000))
+    lat, depth, sky = latent_frame(scene, K128, traj.c2w[0])
+    assert sky.any(), "the outdoor test view must show sky"
+    stats = memory.write(lat, depth, K128, traj.c2w[0], sky_mask=sky)
+    assert stats.sky == int(sky.sum())
+    out = memory.readout(K128, traj.c2w[0], 16, 16)
+    assert torch.equal(out.sky.bool(), sky)
+    assert out.coverage[sky].min() == 1.0
+    err = (out.features - lat).abs().mean(dim=0)[sky].mean()
+    assert err < 0.05  # bilinear environment lookup of a smooth sky
+
+
+def test_dynamic_mask_is_never_written():
+    memory = LatentMemory(SPEC)
+    lat, depth = _wall_frame(2.0)
+    mask = torch.zeros(16, 16, dtype=torch.bool)
+    mask[:, :8] = True
+    stats = memory.write(lat, depth, K128, look_at([0, 0, 0], [2, 0, 0]), dynamic_mask=mask)
+    assert stats.masked == 128
+    out = memory.readout(K128, look_at([0, 0, 0], [2, 0, 0]), 16, 16)
+    assert out.coverage[:, :7].sum() == 0 and out.coverage[:, 9:].min() == 1
+    # An image-resolution mask excludes every token whose 8x8 block touches it.
+    full = torch.zeros(128, 128, dtype=torch.bool)
+    full[0, 0] = True
+    assert LatentMemory(SPEC).write(lat, depth, K128, look_at([0, 0, 0], [2, 0, 0]),
+                                    dynamic_mask=full).masked == 1
+
+
+def test_fusion_averages_and_confident_disagreement_replaces():
+    memory = LatentMemory(SPEC, MemoryConfig(replace_rms=1.0))
+    pose = look_at([0, 0, 0], [2, 0, 0])
+    depth = torch.full((16, 16), 2.0)
+    a = torch.zeros(3, 16, 16)
+    memory.write(a, depth, K128, pose)
+    memory.write(a + 0.3, depth, K128, pose)
+    fused = memory.readout(K128, pose, 16, 16).features
+    assert torch.allclose(fused, torch.full_like(fused, 0.15), atol=1e-5)
+    memory.write(a + 5.0, depth, K128, pose)  # strong disagreement: an edit
+    stats = memory.stats().last_write
+    assert stats.replaced == stats.fused > 0
+    assert torch.allclose(memory.readout(K128, pose, 16, 16).features, a + 5.0)
+
+
+def test_crop_and_clear():
+    memory = LatentMemory(SPEC)
+    lat, depth = _wall_frame(2.0)
+    memory.write(lat, depth, K128, look_at([0, 0, 0], [2, 0, 0]))
+    n = len(memory)
+    removed = memory.crop([1.0, -10, -10], [3.0, 0.0, 10])  # the half of the wall at y <= 0
+    assert 0 < removed < n and len(memory) == n - removed
+    memory.clear()
+    assert len(memory) == 0 and memory.stats().writes == 0
+    assert memory.readout(K128, look_at([0, 0, 0], [2, 0, 0]), 16, 16).coverage.sum() == 0
+
+
+@pytest.mark.parametrize(
+    "latent, depth, field",
+    [
+        (torch.zeros(4, 16, 16), torch.ones(16, 16), "latent.channels"),
+        (torch.zeros(3, 16, 16), torch.ones(16, 15), "depth"),
+        (torch.zeros(3, 16, 16), torch.full((16, 16), float("nan")), "depth"),
+        (torch.zeros(3, 16, 16), torch.full((16, 16), -1.0), "depth"),
+        (torch.zeros(3, 8, 8), torch.ones(8, 8), "intrinsics.size"),
+        (torch.zeros(16, 16), torch.ones(16, 16), "latent"),
+    ],
+)
+def test_bad_input_is_rejected_with_the_field(latent, depth, field):
+    memory = LatentMemory(SPEC)
+    with pytest.raises(InvalidInput) as err:
+        memory.write(latent, depth, K128, look_at([0, 0, 0], [2, 0, 0]))
+    assert err.value.field == field
+    assert len(memory) == 0
+
+
+def test_readout_rejects_mismatched_grid():
+    with pytest.raises(InvalidInput, match="intrinsics.size"):
+        LatentMemory(SPEC).readout(K128, look_at([0, 0, 0], [2, 0, 0]), 8, 8)
