@@ -1,0 +1,195 @@
+"""CLI commands of the model package: ``train``, ``eval`` and ``demo``.
+
+Heavy imports stay inside the command bodies so that ``latentstage --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+console = Console()
+
+
+def parse_size(value: str, option: str = "--size") -> tuple[int, int]:
+    """``WxH`` to (width, height), multiples of 8, with an error naming the option."""
+    try:
+        w, h = (int(v) for v in value.lower().split("x"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r}: expected WxH, e.g. 128x128", param_hint=option
+                                 ) from exc
+    if w < 8 or h < 8 or w % 8 or h % 8:
+        raise typer.BadParameter(f"{value!r}: width and height must be multiples of 8 (>= 8)",
+                                 param_hint=option)
+    return w, h
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console)
+
+
+def _device(device: str):
+    from latentstage.runtime.bench_cli import resolve_device
+
+    return resolve_device(device)
+
+
+def _load_model(model_dir: str, device):
+    from latentstage.model.world_model import WorldModel, bundled_checkpoint_dir
+    from latentstage.runtime.errors import CorruptFile, Incompatible, NotFound
+
+    path = bundled_checkpoint_dir() if model_dir in ("", "bundled") else Path(model_dir)
+    try:
+        return WorldModel.from_pretrained(path, device=device).eval()
+    except (NotFound, CorruptFile, Incompatible) as exc:
+        console.print(f"[red]cannot load the model: {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def train(
+    stage: str = typer.Argument(..., help="autoencoder or generator."),
+    out: Path = typer.Option(..., "--out", help="Checkpoint directory (created or updated)."),
+    device: str = typer.Option("cpu", help="auto, cpu or cuda."),
+    steps: int = typer.Option(None, min=1, help="Optimiser steps (default per stage)."),
+    size: str = typer.Option("128x128", help="Training image size WxH (multiples of 8)."),
+    batch: int = typer.Option(16, min=1, help="Samples per step."),
+    clips: int = typer.Option(192, min=2, help="Training clips (one procedural world each)."),
+    clip_frames: int = typer.Option(16, min=2, help="Frames per training clip."),
+    lr: float = typer.Option(None, help="Peak learning rate (default per stage)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint."),
+) -> None:
+    """Train one stage of the reference model on procedural worlds (training seeds only)."""
+    import time
+
+    from latentstage.model import train as training
+    from latentstage.model.world_model import WorldModel
+
+    if stage not in ("autoencoder", "generator"):
+        raise typer.BadParameter(f"{stage!r}: expected autoencoder or generator",
+                                 param_hint="STAGE")
+    dev = _device(device)
+    defaults = {"autoencoder": (3000, 2e-3), "generator": (3000, 1e-3)}[stage]
+    cfg = training.TrainConfig(
+        stage=stage, steps=steps or defaults[0], size=parse_size(size), batch=batch,
+        lr=lr or defaults[1], device=str(dev), clips=clips, clip_frames=clip_frames,
+        command="latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    if stage == "autoencoder" and not (out / "config.json").exists():
+        model = WorldModel.create(native_size=cfg.size)
+    else:
+        model = _load_model(str(out), dev)
+    started = time.time()
+    with _progress() as bar:
+        render_task = bar.add_task("rendering clips", total=cfg.clips, info="")
+        task = bar.add_task(f"training {stage}", total=cfg.steps, info="")
+
+        def report(p: training.Progress) -> None:
+            terms = " ".join(f"{k} {v:.4f}" for k, v in p.extra.items())
+            bar.update(task, completed=p.step, info=f"{terms} | {p.samples_per_s:.1f} samples/s")
+
+        fn = training.train_autoencoder if stage == "autoencoder" else training.train_generator
+        record = fn(model, cfg, out, report=report, resume=resume,
+                    clip_progress=lambda n: bar.update(render_task, completed=n))
+    record["device"] = str(dev) if dev.type == "cpu" else f"{dev} ({_gpu_name(dev)})"
+    record["wall_seconds"] = time.time() - started
+    training.save_record(model, out, stage, cfg, record)
+    console.print(f"[green]saved[/green] {out} ({stage}: {record['final_losses']})")
+
+
+def _gpu_name(dev) -> str:
+    import torch
+
+    return torch.cuda.get_device_name(dev)
+
+
+def evaluate(
+    suite: str = typer.Option("builtin", help="builtin, or a JSON file listing cases."),
+    model_dir: str = typer.Option("bundled", "--model", help="Checkpoint directory."),
+    out: Path = typer.Option(..., "--out", help="Output directory for report.json and plots."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    size: str = typer.Option("", help="WxH (default: the model's native size)."),
+    steps: int = typer.Option(0, min=0, max=4, help="Sampler steps (0: the model's default)."),
+    scale: float = typer.Option(1.0, min=0.01, max=1.0, help="Shorten the builtin suite."),
+) -> None:
+    """Evaluate on held-out worlds with no memory, an RGB point cloud and the latent memory."""
+    import json
+
+    from latentstage.model.eval import EvalCase, builtin_suite
+    from latentstage.model.eval import evaluate as run
+
+    dev = _device(device)
+    model = _load_model(model_dir, dev)
+    if suite == "builtin":
+        cases = builtin_suite(scale)
+    else:
+        try:
+            cases = [EvalCase(**c) for c in json.loads(Path(suite).read_text())]
+        except (OSError, ValueError, TypeError) as exc:
+            raise typer.BadParameter(f"{suite!r}: {exc}", param_hint="--suite") from exc
+    wh = parse_size(size) if size else tuple(model.config.native_size)
+    total = sum(c.frames for c in cases) * 3
+    with _progress() as bar:
+        task = bar.add_task("evaluating", total=total, info="")
+        report = run(model, cases, wh, steps or model.config.sampler_steps, dev, out,
+                     tick=lambda name: bar.update(task, advance=1, info=name))
+    _print_report(report)
+    console.print(f"report: {out / 'report.json'}")
+
+
+def _print_report(report: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="Aggregate over cases")
+    table.add_column("memory")
+    for col in ("PSNR", "SSIM", "revisit PSNR", "PSNR at revisits", "depth AbsRel", "fps"):
+        table.add_column(col, justify="right")
+    for mem, row in report["aggregate"].items():
+        table.add_row(mem, *(f"{row[k]:.3f}" if row[k] is not None else "-"
+                             for k in ("psnr", "ssim", "revisit_psnr", "revisit_gt_psnr",
+                                       "depth_absrel", "fps")))
+    console.print(table)
+    for name, row in report["targets"].items():
+        value = "-" if row["value"] is None else f"{row['value']:.2f}"
+        mark = {True: "[green]met[/green]", False: "[red]not met[/red]", None: "-"}[row["met"]]
+        console.print(f"{name}: {value} (goal {row['goal']}) {mark}")
+
+
+def demo(
+    out: Path = typer.Option(Path("out/demo"), "--out", help="Output directory."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    frames: int = typer.Option(240, min=8, help="Frames of the loop (leaves and returns)."),
+    seed: int = typer.Option(0, min=0, help="Noise seed (frames are deterministic for it)."),
+    model_dir: str = typer.Option("bundled", "--model", help="Checkpoint directory."),
+) -> None:
+    """Fly away from a seed frame and back; write demo.mp4, report.json and a plot."""
+    from latentstage.model.demo import run_demo
+
+    dev = _device(device)
+    model = _load_model(model_dir, dev)
+    with _progress() as bar:
+        task = bar.add_task("generating", total=frames, info="")
+        report = run_demo(model, out, dev, frames=frames, seed=seed,
+                          tick=lambda n: bar.update(task, completed=n))
+    console.print(
+        f"[bold]demo[/bold] {report['world']['kind']} world {report['world']['seed']}, "
+        f"{frames} frames at {report['size'][0]}x{report['size'][1]} on {report['device']}: "
+        f"{report['fps']:.1f} fps, PSNR vs ground truth {report['psnr_vs_ground_truth']:.2f} dB, "
+        f"revisit PSNR {report['revisit_psnr'] or float('nan'):.2f} dB "
+        f"({report['revisit_pairs']} revisited poses)"
+    )
+    console.print(f"wrote {out / 'demo.mp4'}, {out / 'report.json'}, {out / 'demo_psnr.png'}")

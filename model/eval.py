@@ -1,0 +1,310 @@
+"""Evaluation on held-out procedural worlds: three memories side by side.
+
+Each trajectory runs three ways with the same model, seeds and poses:
+- ``none``: no spatial memory; the generator sees only the previous frame (lifted and
+  reprojected), as a video model with a short context would;
+- ``rgb``: the prior art's RGB point cloud at pixel resolution, rasterised and re-encoded every
+  frame (:mod:`latentstage.runtime.rgb_memory`);
+- ``latent``: the latent spatial memory (:mod:`latentstage.runtime.memory`).
+
+Every run starts from the same seed frame (ground truth encoded at the first pose). Metrics:
+PSNR and SSIM against ground truth (``pytorch-msssim``), revisit consistency (PSNR between
+the frames generated at the same pose before and after a detour, bucketed by the frames in
+between), depth AbsRel at latent resolution, and frames per second.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pytorch_msssim import ssim
+
+from latentstage.model.data import DEFAULT_FOV, EVAL_SEED_BASE
+from latentstage.runtime.camera import Intrinsics
+from latentstage.runtime.memory import LatentMemory, MemoryConfig, Readout
+from latentstage.runtime.pipeline import build_cond, frame_seed
+from latentstage.runtime.rgb_memory import RGBPointCloudMemory
+from latentstage.runtime.sampler import sample
+
+MEMORIES = ("none", "rgb", "latent")
+#: Revisit gap buckets, frames between the two visits: [lo, hi).
+GAP_BUCKETS = ((1, 30), (30, 100), (100, 300), (300, 10**9))
+
+
+@dataclass(frozen=True)
+class EvalCase:
+    """One held-out world and trajectory."""
+
+    seed: int  # world seed (>= EVAL_SEED_BASE)
+    kind: str  # "indoor" or "outdoor"
+    trajectory: str  # "loop", "orbit", "dolly" or "walk"
+    frames: int  # trajectory length
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.seed}-{self.trajectory}"
+
+
+def builtin_suite(scale: float = 1.0) -> list[EvalCase]:
+    """Held-out indoor and outdoor worlds, each with a loop (>= 300 frames), an orbit, a dolly
+    and a walk (>= 1,000 frames). ``scale`` shortens everything (for smoke tests)."""
+    lengths = {"loop": 300, "orbit": 120, "dolly": 120, "walk": 1000}
+    cases = []
+    for i, kind in enumerate(("indoor", "outdoor")):
+        for traj, n in lengths.items():
+            cases.append(EvalCase(EVAL_SEED_BASE + 17 + i, kind, traj, max(8, int(n * scale))))
+    return cases
+
+
+def revisit_pairs(c2w: np.ndarray, min_gap: int = 10, max_dist: float = 0.05,
+                  max_deg: float = 2.0) -> list[tuple[int, int]]:
+    """(i, j) with j - i >= min_gap and (nearly) the same pose; the earliest i for each j."""
+    pos = c2w[:, :3, 3]
+    rot = c2w[:, :3, :3]
+    pairs = []
+    cos_max = math.cos(math.radians(max_deg))
+    for j in range(min_gap, len(c2w)):
+        i_all = np.arange(0, j - min_gap + 1)
+        close = np.linalg.norm(pos[i_all] - pos[j], axis=1) < max_dist
+        trace = np.einsum("nab,ab->n", rot[i_all], rot[j])  # trace(R_i^T R_j)
+        close &= (trace - 1) / 2 > cos_max
+        if close.any():
+            pairs.append((int(i_all[close][0]), j))
+    return pairs
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of images in [0, 1] ([3, H, W])."""
+    mse = F.mse_loss(a, b).item()
+    return 10 * math.log10(1 / max(mse, 1e-10))
+
+
+class _Conditioner:
+    """The memory under test: readout for the next frame, and what it keeps afterwards."""
+
+    def __init__(self, kind: str, model, device: torch.device):
+        self.kind, self.model = kind, model
+        spec = model.latent_spec()
+        self.stride = spec.stride
+        self.latent = LatentMemory(spec, MemoryConfig(), device)
+        self.rgb = RGBPointCloudMemory(device) if kind == "rgb" else None
+
+    def readout(self, k: Intrinsics, c2w: np.ndarray) -> Readout:
+        h, w = k.height // self.stride, k.width // self.stride
+        if self.rgb is None:
+            return self.latent.readout(k, c2w, h, w)
+        r = self.rgb.render(k, c2w)
+        feats = self.model.encode(r.rgb[None])[0]
+        cov = F.avg_pool2d(r.coverage[None, None], self.stride)[0, 0]
+        depth_sum = F.avg_pool2d((r.depth * r.coverage)[None, None], self.stride)[0, 0]
+        depth = torch.where(cov > 0, depth_sum / cov.clamp(min=1e-6), torch.zeros_like(cov))
+        covered = (cov > 0.5).float()
+        return Readout(feats * covered, depth * covered, covered, torch.zeros_like(covered))
+
+    def write(self, latent, depth, rgb, k: Intrinsics, c2w, sky=None) -> None:
+        if self.rgb is not None:
+            full_depth = F.interpolate(depth[None, None], scale_factor=self.stride,
+                                       mode="nearest")[0, 0]
+            if sky is not None and sky.shape == depth.shape:
+                sky = F.interpolate(sky[None, None].float(), scale_factor=self.stride)[0, 0] > 0
+            self.rgb.write(rgb, full_depth, k, c2w, sky_mask=sky)
+            return
+        if self.kind == "none":
+            self.latent.clear()  # only the previous frame is kept
+        self.latent.write(latent, depth, k, c2w, sky_mask=sky)
+
+
+@dataclass
+class RunResult:
+    """Per-frame outputs of one trajectory under one memory."""
+
+    frames: torch.Tensor  # [N, 3, H, W] uint8 generated
+    coverage: torch.Tensor  # [N, h, w] readout coverage
+    psnr: list[float]  # per frame, against ground truth
+    ssim: list[float]  # per frame, against ground truth
+    depth_absrel: list[float]  # per frame, latent resolution, non-sky pixels
+    seconds: float  # generation time (readout, sampler, decode, write), excluding ground truth
+
+
+@torch.inference_mode()
+def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], steps: int,
+                   device: torch.device, gt: dict, seed: int = 0,
+                   tick: Callable[[], None] | None = None) -> RunResult:
+    """Generate ``case`` with ``memory`` ("none", "rgb" or "latent") from the seed frame."""
+    k = Intrinsics.from_fov(DEFAULT_FOV, *size)
+    spec = model.latent_spec()
+    cond_mem = _Conditioner(memory, model, device)
+    rgb0 = gt["rgb"][0].float().to(device) / 255
+    latent0 = model.encode(rgb0[None])[0]
+    cond_mem.write(latent0, gt["depth"][0].to(device), rgb0, k, gt["c2w"][0],
+                   sky=gt["sky"][0].to(device))
+    n = len(gt["c2w"])
+    out = torch.zeros(n, 3, size[1], size[0], dtype=torch.uint8)
+    cov = torch.zeros(n, size[1] // spec.stride, size[0] // spec.stride)
+    psnrs, ssims, absrel, seconds = [], [], [], 0.0
+    for i in range(n):
+        c2w = gt["c2w"][i]
+        start = time.perf_counter()
+        readout = cond_mem.readout(k, c2w)
+        cond = build_cond(readout, k, c2w, spec.stride)
+        latent, depth = sample(model.denoise, cond, steps, frame_seed(seed, i),
+                               (1, spec.channels, *cond.shape[-2:]))
+        rgb = model.decode(latent)[0].clamp(0, 1)
+        cond_mem.write(latent[0], depth[0, 0], rgb, k, c2w)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds += time.perf_counter() - start
+        target = gt["rgb"][i].float().to(device) / 255
+        out[i] = (rgb * 255 + 0.5).to(torch.uint8).cpu()
+        cov[i] = readout.coverage.cpu()
+        psnrs.append(psnr(rgb, target))
+        ssims.append(float(ssim(rgb[None], target[None], data_range=1.0, win_size=7)))
+        gt_depth, sky = gt["depth"][i].to(device), gt["sky"][i].to(device)
+        valid = ~sky & (gt_depth > 0)
+        if valid.any():
+            rel = ((depth[0, 0] - gt_depth).abs() / gt_depth)[valid].mean()
+            absrel.append(float(rel))
+        if tick is not None:
+            tick()
+    return RunResult(out, cov, psnrs, ssims, absrel, seconds)
+
+
+def render_ground_truth(case: EvalCase, size: tuple[int, int], stride: int,
+                        device: torch.device) -> dict:
+    """Ground-truth frames (uint8), depth and sky at latent centres, and poses of a case."""
+    from latentstage.model.worlds import make_scene, make_trajectory, render
+
+    k = Intrinsics.from_fov(DEFAULT_FOV, *size)
+    scene = make_scene(case.seed, case.kind, device=device)
+    traj = make_trajectory(case.trajectory, scene, frames=case.frames, seed=case.seed)
+    rgb, depth, sky = [], [], []
+    for start in range(0, case.frames, 32):
+        poses = traj.c2w[start : start + 32]
+        full = render(scene, k, poses)
+        lat = render(scene, k.latent(stride), poses)
+        rgb.append((full.rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).cpu())
+        depth.append(torch.where(lat.sky, torch.zeros_like(lat.depth), lat.depth).cpu())
+        sky.append(lat.sky.cpu())
+    return {"rgb": torch.cat(rgb), "depth": torch.cat(depth), "sky": torch.cat(sky),
+            "c2w": traj.c2w}
+
+
+def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
+    """Metrics of one run: means, revisit consistency by gap bucket, fps."""
+    revisit = [psnr(result.frames[j].float() / 255, result.frames[i].float() / 255)
+               for i, j in pairs]
+    buckets = {}
+    for lo, hi in GAP_BUCKETS:
+        vals = [r for r, (i, j) in zip(revisit, pairs, strict=True) if lo <= j - i < hi]
+        if vals:
+            buckets[f"{lo}-{hi if hi < 10**9 else 'inf'}"] = {"psnr": float(np.mean(vals)),
+                                                               "pairs": len(vals)}
+    n = len(result.psnr)
+    return {
+        "frames": n,
+        "psnr": float(np.mean(result.psnr)),
+        "ssim": float(np.mean(result.ssim)),
+        "depth_absrel": float(np.mean(result.depth_absrel)) if result.depth_absrel else None,
+        "fps": n / result.seconds if result.seconds > 0 else None,
+        "revisit_pairs": len(pairs),
+        "revisit_psnr": float(np.mean(revisit)) if revisit else None,
+        "revisit_gt_psnr": float(np.mean([result.psnr[j] for _, j in pairs])) if pairs else None,
+        "revisit_buckets": buckets,
+    }
+
+
+def aggregate(results: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """Per memory: means over cases of the headline metrics (None-safe)."""
+    agg = {}
+    for mem in MEMORIES:
+        rows = [case[mem] for case in results.values() if mem in case]
+        agg[mem] = {}
+        for key in ("psnr", "ssim", "depth_absrel", "fps", "revisit_psnr", "revisit_gt_psnr"):
+            vals = [r[key] for r in rows if r.get(key) is not None]
+            agg[mem][key] = float(np.mean(vals)) if vals else None
+    return agg
+
+
+def targets(results: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """The issue's targets, measured on the held-out loops."""
+    loops = [case for name, case in results.items() if name.endswith("-loop")]
+
+    def mean(mem: str, key: str) -> float | None:
+        vals = [c[mem][key] for c in loops if c.get(mem, {}).get(key) is not None]
+        return float(np.mean(vals)) if vals else None
+
+    lat, none, rgb = (mean(m, "revisit_psnr") for m in ("latent", "none", "rgb"))
+    gt = mean("latent", "revisit_gt_psnr")
+    fps_lat, fps_rgb = mean("latent", "fps"), mean("rgb", "fps")
+
+    def row(value, goal, ok):
+        return {"value": value, "goal": goal, "met": None if value is None else bool(ok)}
+
+    return {
+        "latent_revisit_psnr_db": row(lat, ">= 28", lat is not None and lat >= 28),
+        "latent_revisit_gt_psnr_db": row(gt, ">= 24", gt is not None and gt >= 24),
+        "revisit_gain_over_none_db": row(
+            None if lat is None or none is None else lat - none, ">= 6",
+            lat is not None and none is not None and lat - none >= 6),
+        "latent_minus_rgb_revisit_db": row(
+            None if lat is None or rgb is None else lat - rgb, ">= -0.5 while faster",
+            lat is not None and rgb is not None and lat - rgb >= -0.5
+            and (fps_lat or 0) > (fps_rgb or 0)),
+        "latent_over_rgb_fps_ratio": row(
+            None if not fps_lat or not fps_rgb else fps_lat / fps_rgb, "> 1",
+            bool(fps_lat and fps_rgb and fps_lat > fps_rgb)),
+    }
+
+
+def evaluate(model, cases: list[EvalCase], size: tuple[int, int], steps: int,
+             device: torch.device, out, memories=MEMORIES,
+             tick: Callable[[str], None] | None = None) -> dict:
+    """Run every case under every memory; write ``report.json`` and plots into ``out``."""
+    import json
+    from pathlib import Path
+
+    from latentstage.model.plots import coverage_image, metric_vs_frame, revisit_strip
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = model.latent_spec()
+    results: dict[str, dict[str, dict]] = {}
+    for case in cases:
+        gt = render_ground_truth(case, size, spec.stride, device)
+        pairs = revisit_pairs(gt["c2w"])
+        runs = {}
+        for mem in memories:
+            runs[mem] = run_trajectory(model, case, mem, size, steps, device, gt,
+                                       tick=(lambda c=case, m=mem: tick(f"{c.name} {m}"))
+                                       if tick else None)
+        results[case.name] = {mem: summarise(run, pairs) for mem, run in runs.items()}
+        metric_vs_frame({m: r.psnr for m, r in runs.items()}, out / f"{case.name}_psnr.png",
+                        f"{case.name}: PSNR against ground truth", marks=[j for _, j in pairs])
+        strip = []
+        for i, j in pairs[-3:]:
+            for mem in memories:
+                r = runs[mem]
+                strip.append((f"{mem} {i}->{j}", [r.frames[i], r.frames[j], gt["rgb"][j],
+                                                  coverage_image(r.coverage[j], size)]))
+        revisit_strip(strip, out / f"{case.name}_revisits.png")
+    report = {
+        "model": getattr(model, "model_id", None),
+        "size": list(size),
+        "sampler_steps": steps,
+        "device": str(device),
+        "memories": list(memories),
+        "cases": [case.__dict__ for case in cases],
+        "results": results,
+        "aggregate": aggregate(results),
+        "targets": targets(results),
+        "revisit_strip_columns": ["generated at first visit", "generated at revisit",
+                                  "ground truth at revisit", "memory coverage at revisit"],
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    return report

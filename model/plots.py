@@ -1,0 +1,57 @@
+"""PNG plots of evaluation and demo runs (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def metric_vs_frame(series: dict[str, list[float]], path: Path, title: str,
+                    ylabel: str = "PSNR vs ground truth (dB)",
+                    marks: list[int] | None = None) -> None:
+    """One line per memory of a per-frame metric; vertical marks at revisit frames."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 4), dpi=100)
+    for name, values in series.items():
+        ax.plot(np.arange(len(values)), values, label=name, linewidth=1)
+    for m in marks or []:
+        ax.axvline(m, color="grey", alpha=0.15, linewidth=0.8)
+    ax.set_xlabel("frame")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def coverage_image(coverage: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A latent coverage map [h, w] as a grey uint8 image [3, H, W] at ``size`` (W, H)."""
+    up = torch.nn.functional.interpolate(coverage[None, None].float(), size=(size[1], size[0]),
+                                         mode="nearest")[0, 0]
+    return (up * 255).to(torch.uint8).expand(3, -1, -1)
+
+
+def revisit_strip(rows: list[tuple[str, list[torch.Tensor]]], path: Path) -> None:
+    """Save a grid of uint8 images [3, H, W]: one row per revisit, titled columns."""
+    from PIL import Image
+
+    if not rows:
+        return
+    lines = []
+    for _, images in rows:
+        lines.append(torch.cat(list(images), dim=2))
+    grid = torch.cat(lines, dim=1).permute(1, 2, 0).numpy()
+    Image.fromarray(np.ascontiguousarray(grid)).save(path)
