@@ -18,7 +18,9 @@ from latentstage.runtime.memory import LatentSpec
 
 #: Backend name -> module under ``latentstage.runtime.backends`` (imported on first use).
 BACKENDS = {
-    "torch": "torch_backend",
+    "torch": "torch_backend",  # takes a checkpoint directory or "bundled"
+    "onnxruntime": "onnxruntime_backend",  # takes an ONNX engine bundle
+    "tensorrt": "tensorrt_backend",  # takes a TensorRT engine bundle
 }
 
 
