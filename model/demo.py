@@ -50,7 +50,7 @@ def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: in
 
     generated, psnrs, seconds = [], [], 0.0
     with VideoWriter(out / "demo.mp4", width=3 * size[0], height=size[1],
-                     fps=float(traj.fps)) as video:
+                     fps=traj.fps) as video:
         for i, c2w in enumerate(traj.c2w):
             start = time.perf_counter()
             frame = pipe.step(k, c2w, i)

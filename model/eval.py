@@ -62,21 +62,14 @@ def builtin_suite(scale: float = 1.0) -> list[EvalCase]:
     return cases
 
 
-def revisit_pairs(c2w: np.ndarray, min_gap: int = 10, max_dist: float = 0.05,
-                  max_deg: float = 2.0) -> list[tuple[int, int]]:
-    """(i, j) with j - i >= min_gap and (nearly) the same pose; the earliest i for each j."""
-    pos = c2w[:, :3, 3]
-    rot = c2w[:, :3, :3]
-    pairs = []
-    cos_max = math.cos(math.radians(max_deg))
-    for j in range(min_gap, len(c2w)):
-        i_all = np.arange(0, j - min_gap + 1)
-        close = np.linalg.norm(pos[i_all] - pos[j], axis=1) < max_dist
-        trace = np.einsum("nab,ab->n", rot[i_all], rot[j])  # trace(R_i^T R_j)
-        close &= (trace - 1) / 2 > cos_max
-        if close.any():
-            pairs.append((int(i_all[close][0]), j))
-    return pairs
+def revisit_pairs(c2w: np.ndarray) -> list[tuple[int, int]]:
+    """(i, j): frame j returns to the pose of frame i after a detour; the earliest i per j."""
+    from latentstage.model.worlds import find_revisits
+
+    earliest: dict[int, int] = {}
+    for i, j in find_revisits(c2w):
+        earliest[j] = min(i, earliest.get(j, i))
+    return sorted((i, j) for j, i in earliest.items())
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -155,6 +155,7 @@ class LatentMemory:
         self.env_feat = torch.zeros(c, eh, ew, device=dev)  # [C, He, We]
         self.env_weight = torch.zeros(eh, ew, device=dev)  # [He, We]
         self._count = 0
+        self._high = 0  # high-water mark: every occupied slot is below it
         self._evictions = 0
         self._writes = 0
         self._last = WriteStats()
@@ -187,9 +188,10 @@ class LatentMemory:
         self.key.fill_(_INT64_MAX)
         self.env_feat.zero_()
         self.env_weight.zero_()
-        self._count = self._evictions = self._writes = 0
+        self._count = self._evictions = self._writes = self._high = 0
         self._last = WriteStats()
-        self._reindex()
+        self.sorted_key.fill_(_INT64_MAX)
+        torch.arange(self.config.capacity, out=self.sorted_slot)
 
     def crop(self, box_min, box_max) -> int:
         """Delete the points inside the world-space box [box_min, box_max] (metres).
@@ -200,7 +202,8 @@ class LatentMemory:
         hi = torch.as_tensor(np.asarray(box_max, np.float32), device=self.device)
         if lo.shape != (3,) or hi.shape != (3,) or not bool((lo <= hi).all()):
             raise InvalidInput("crop.box", (box_min, box_max), "two [3] corners with min <= max")
-        inside = self.valid & ((self.pos >= lo) & (self.pos <= hi)).all(dim=1)
+        n = self._high
+        inside = self.valid[:n] & ((self.pos[:n] >= lo) & (self.pos[:n] <= hi)).all(dim=1)
         deleted = int(inside.sum())
         self._free(inside)
         return deleted
@@ -210,15 +213,25 @@ class LatentMemory:
                 self.valid)
 
     def _free(self, mask: torch.Tensor) -> None:
-        self.valid &= ~mask
-        self.key[mask] = _INT64_MAX
-        self.weight[mask] = 0
-        self._count = int(self.valid.sum())
+        """Free the slots where ``mask`` ([_high] bool) is set."""
+        n = self._high
+        self.valid[:n] &= ~mask
+        self.key[:n][mask] = _INT64_MAX
+        self.weight[:n][mask] = 0
+        self._count = int(self.valid[:n].sum())
         self._reindex()
 
     def _reindex(self) -> None:
-        """Rebuild the sorted voxel-key index (sentinels sort last)."""
-        torch.sort(self.key, out=(self.sorted_key, self.sorted_slot))
+        """Rebuild the sorted voxel-key index over the occupied prefix (sentinels sort last).
+
+        Work is proportional to the high-water mark, not the capacity; past it, ``sorted_key``
+        holds only sentinels.
+        """
+        n = self._high
+        if n:
+            keys, order = torch.sort(self.key[:n])
+            self.sorted_key[:n] = keys
+            self.sorted_slot[:n] = order
 
     # ----- write -------------------------------------------------------------------------------
     def write(
@@ -279,7 +292,8 @@ class LatentMemory:
         ukey, pts, feats, conf, extent = _voxel_means(key, pts, feats, conf, extent)
         stats.merged_in_frame = key.numel() - ukey.numel()
 
-        pos = torch.searchsorted(self.sorted_key, ukey).clamp(max=self.config.capacity - 1)
+        n = max(self._high, 1)
+        pos = torch.searchsorted(self.sorted_key[:n], ukey).clamp(max=n - 1)
         found = self.sorted_key[pos] == ukey
         if bool(found.any()):
             slots = self.sorted_slot[pos[found]]
@@ -306,11 +320,12 @@ class LatentMemory:
 
     def _insert(self, keys, pts, feats, conf, extent, stats: WriteStats) -> None:
         n_new = min(keys.numel(), self.config.capacity)
-        free = (~self.valid).nonzero().squeeze(1)
+        free = self._free_slots(n_new)
         if free.numel() < n_new:
             stats.evicted = self._evict(n_new - free.numel())
-            free = (~self.valid).nonzero().squeeze(1)
+            free = self._free_slots(n_new)
         slots = free[:n_new]
+        self._high = max(self._high, int(slots.max()) + 1)
         self.key[slots] = keys[:n_new]
         self.pos[slots] = pts[:n_new]
         self.feat[slots] = feats[:n_new]
@@ -321,6 +336,17 @@ class LatentMemory:
         self._count += n_new
         stats.new = n_new
 
+    def _free_slots(self, wanted: int) -> torch.Tensor:
+        """Up to ``wanted`` free slots, lowest first: holes below the high-water mark, then
+        fresh slots above it."""
+        n = self._high
+        holes = (~self.valid[:n]).nonzero().squeeze(1)
+        if holes.numel() >= wanted:
+            return holes
+        fresh = torch.arange(n, min(n + wanted - holes.numel(), self.config.capacity),
+                             device=self.device)
+        return torch.cat([holes, fresh])
+
     def _evict(self, needed: int) -> int:
         """Evict the lowest-priority entries: priority = last write seen + bonus * log2(1+w).
 
@@ -329,15 +355,17 @@ class LatentMemory:
         """
         cfg = self.config
         k = min(max(needed, int(cfg.capacity * cfg.evict_fraction)), self._count)
-        bonus = cfg.recency_per_weight * torch.log2(1 + self.weight)
-        priority = self.last_seen.double() + bonus.double()
+        n = self._high
+        valid, last_seen = self.valid[:n], self.last_seen[:n]
+        bonus = cfg.recency_per_weight * torch.log2(1 + self.weight[:n])
+        priority = last_seen.double() + bonus.double()
         # Entries of the current write and free slots are never chosen.
-        priority[(self.last_seen == self._writes) | ~self.valid] = math.inf
-        k = min(k, int((self.valid & (self.last_seen != self._writes)).sum()))
+        priority[(last_seen == self._writes) | ~valid] = math.inf
+        k = min(k, int((valid & (last_seen != self._writes)).sum()))
         if k <= 0:
             return 0
         victims = torch.topk(priority, k, largest=False)
-        mask = torch.zeros_like(self.valid)
+        mask = torch.zeros_like(valid)
         mask[victims.indices] = True
         self._free(mask)
         self._evictions += k
@@ -434,7 +462,7 @@ class LatentMemory:
         """Deterministic splatting z-buffer. Returns (slot [h*w] or -1, depth [h*w])."""
         cfg = self.config
         w2c = torch.linalg.inv(pose_tensor(pose, self.device)).float()
-        slots = self.valid.nonzero().squeeze(1)
+        slots = self.valid[: self._high].nonzero().squeeze(1)
         p = self.pos[slots]
         # Elementwise projection (no matmul) so that each point's result is independent of the
         # batch it is computed in: this is what makes the readout storage-order invariant.

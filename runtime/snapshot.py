@@ -134,6 +134,7 @@ def load_snapshot(memory: LatentMemory, path: str | Path) -> None:
     memory.env_feat.copy_(t["env_feat"])
     memory.env_weight.copy_(t["env_weight"])
     memory._count = int(slots.numel())
+    memory._high = int(slots.max()) + 1 if slots.numel() else 0
     memory._evictions = int(counters.get("evictions", 0))
     memory._writes = int(counters.get("writes", 0))
     memory._last = WriteStats()

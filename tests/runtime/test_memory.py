@@ -210,6 +210,7 @@ def _permuted_copy(memory: LatentMemory, seed: int) -> LatentMemory:
     other.env_feat.copy_(memory.env_feat)
     other.env_weight.copy_(memory.env_weight)
     other._count = len(memory)
+    other._high = memory.config.capacity  # permuted entries may sit anywhere
     other._reindex()
     return other
 
