@@ -70,7 +70,8 @@ class MemoryConfig:
     recency_per_weight: float = 8.0  # eviction: writes of recency one unit of log2 weight buys
     evict_fraction: float = 1.0 / 64  # evict at least this fraction of capacity when full
     max_splat: int = 4  # largest splat side, latent pixels
-    splat_scale: float = 1.15  # splat side relative to the projected footprint
+    splat_scale: float = 1.0  # splat side relative to the projected footprint
+    depth_tolerance: float = 0.05  # readout: relative depth range that counts as one surface
     env_height: int = 32  # environment latent rows (elevation, from +Z down to -Z)
     env_width: int = 64  # environment latent columns (azimuth)
 
@@ -98,6 +99,7 @@ class WriteStats:
     sky: int = 0  # tokens written to the environment latent
     masked: int = 0  # tokens skipped: dynamic mask, zero depth or nearer than ``near``
     evicted: int = 0  # entries evicted to make room
+    dropped: int = 0  # new voxels not stored: the store was full of this very write
 
 
 @dataclass
@@ -146,6 +148,7 @@ class LatentMemory:
         self.feat = torch.zeros(n, c, device=dev)  # [N, C] fused latent features
         self.weight = torch.zeros(n, device=dev)  # [N] accumulated confidence
         self.extent = torch.zeros(n, device=dev)  # [N] metres: surface patch side it covers
+        self.slant = torch.ones(n, device=dev)  # [N] >= 1: token spacing / footprint (slope)
         self.key = torch.full((n,), _INT64_MAX, dtype=torch.int64, device=dev)  # [N] voxel
         self.last_seen = torch.zeros(n, dtype=torch.int64, device=dev)  # [N] write index
         self.valid = torch.zeros(n, dtype=torch.bool, device=dev)  # [N]
@@ -209,7 +212,8 @@ class LatentMemory:
         return deleted
 
     def _point_buffers(self) -> tuple[torch.Tensor, ...]:
-        return (self.pos, self.feat, self.weight, self.extent, self.key, self.last_seen,
+        return (self.pos, self.feat, self.weight, self.extent, self.slant, self.key,
+                self.last_seen,
                 self.valid)
 
     def _free(self, mask: torch.Tensor) -> None:
@@ -269,13 +273,16 @@ class LatentMemory:
 
         idx = is_pt.nonzero().squeeze(1)  # [M] token indices, ascending
         if idx.numel():
-            footprint = d[idx] / min(lat_k.fx, lat_k.fy)  # [M] metres per latent pixel
-            pts = origin + d[idx, None] * dirs[idx]  # [M, 3]
-            self._write_points(pts, tokens[idx], conf.reshape(-1)[idx], footprint, stats)
+            pts = origin + torch.where(is_pt, d, 0.0)[:, None] * dirs  # [h*w, 3]
+            footprint = d / min(lat_k.fx, lat_k.fy)  # [h*w] metres per latent pixel
+            spacing = _token_spacing(pts.view(h, w, 3), is_pt.view(h, w)).reshape(-1)
+            slant = (spacing / footprint.clamp(min=1e-6)).clamp(1, 4)
+            self._write_points(pts[idx], tokens[idx], conf.reshape(-1)[idx], footprint[idx],
+                               slant[idx], stats)
         self._last = stats
         return stats
 
-    def _write_points(self, pts, feats, conf, footprint, stats: WriteStats) -> None:
+    def _write_points(self, pts, feats, conf, footprint, slant, stats: WriteStats) -> None:
         cfg = self.config
         level = torch.round(torch.log2(cfg.voxel_scale * footprint / cfg.voxel_base))
         level = level.clamp(0, (1 << _LEVEL_BITS) - 1).to(torch.int64)  # [M]
@@ -286,10 +293,10 @@ class LatentMemory:
         key = key | (coords[:, 1] << _COORD_BITS) | coords[:, 2]
         keep = in_range.nonzero().squeeze(1)
         pts, feats, conf, key = pts[keep], feats[keep], conf[keep], key[keep]
-        extent = footprint[keep]
+        extent, slant = footprint[keep], slant[keep]
 
         # Tokens of this frame that share a voxel are averaged (confidence-weighted) first.
-        ukey, pts, feats, conf, extent = _voxel_means(key, pts, feats, conf, extent)
+        ukey, pts, feats, conf, extent, slant = _voxel_means(key, pts, feats, conf, extent, slant)
         stats.merged_in_frame = key.numel() - ukey.numel()
 
         n = max(self._high, 1)
@@ -297,13 +304,15 @@ class LatentMemory:
         found = self.sorted_key[pos] == ukey
         if bool(found.any()):
             slots = self.sorted_slot[pos[found]]
-            self._fuse(slots, pts[found], feats[found], conf[found], extent[found], stats)
+            self._fuse(slots, pts[found], feats[found], conf[found], extent[found], slant[found],
+                       stats)
         new = (~found).nonzero().squeeze(1)
         if new.numel():
-            self._insert(ukey[new], pts[new], feats[new], conf[new], extent[new], stats)
+            self._insert(ukey[new], pts[new], feats[new], conf[new], extent[new], slant[new],
+                         stats)
         self._reindex()
 
-    def _fuse(self, slots, pts, feats, conf, extent, stats: WriteStats) -> None:
+    def _fuse(self, slots, pts, feats, conf, extent, slant, stats: WriteStats) -> None:
         cfg = self.config
         w_old = self.weight[slots]
         diff = (feats - self.feat[slots]).pow(2).mean(dim=1).sqrt()
@@ -313,24 +322,30 @@ class LatentMemory:
         self.feat[slots] = self.feat[slots] + a * (feats - self.feat[slots])
         self.pos[slots] = self.pos[slots] + a * (pts - self.pos[slots])
         self.extent[slots] = self.extent[slots] + a[:, 0] * (extent - self.extent[slots])
+        self.slant[slots] = self.slant[slots] + a[:, 0] * (slant - self.slant[slots])
         self.weight[slots] = torch.where(replace, conf, total.clamp(max=cfg.max_weight))
         self.last_seen[slots] = self._writes
         stats.fused = int(slots.numel())
         stats.replaced = int(replace.sum())
 
-    def _insert(self, keys, pts, feats, conf, extent, stats: WriteStats) -> None:
+    def _insert(self, keys, pts, feats, conf, extent, slant, stats: WriteStats) -> None:
         n_new = min(keys.numel(), self.config.capacity)
         free = self._free_slots(n_new)
         if free.numel() < n_new:
             stats.evicted = self._evict(n_new - free.numel())
             free = self._free_slots(n_new)
+        n_new = min(n_new, free.numel())  # entries of this very write are never evicted
         slots = free[:n_new]
+        stats.dropped = keys.numel() - n_new
+        if n_new == 0:
+            return
         self._high = max(self._high, int(slots.max()) + 1)
         self.key[slots] = keys[:n_new]
         self.pos[slots] = pts[:n_new]
         self.feat[slots] = feats[:n_new]
         self.weight[slots] = conf[:n_new].clamp(max=self.config.max_weight)
         self.extent[slots] = extent[:n_new]
+        self.slant[slots] = slant[:n_new]
         self.last_seen[slots] = self._writes
         self.valid[slots] = True
         self._count += n_new
@@ -439,9 +454,8 @@ class LatentMemory:
         coverage = torch.zeros(h * w, device=self.device)
         sky = torch.zeros(h * w, device=self.device)
 
-        slot, z = self._zbuffer(lat_k, pose, h, w)  # [h*w] slot or -1, [h*w] metres
-        hit = slot >= 0
-        features[hit] = self.feat[slot[hit]]
+        feats, z, hit = self._zbuffer(lat_k, pose, h, w)
+        features[hit] = feats[hit]
         depth[hit] = z[hit]
         coverage[hit] = 1.0
         if bool((self.env_weight > 0).any()) and not bool(hit.all()):
@@ -459,8 +473,21 @@ class LatentMemory:
         )
 
     def _zbuffer(self, lat_k: Intrinsics, pose: np.ndarray, h: int, w: int):
-        """Deterministic splatting z-buffer. Returns (slot [h*w] or -1, depth [h*w])."""
+        """Deterministic splatting z-buffer with sub-pixel (tent) interpolation.
+
+        Each visible point covers the pixel centres of its footprint square (side = its
+        extent projected, at least the nearest pixel): these *primary* candidates decide the
+        front surface of a pixel by an exact ``amin`` over float32 depth bits. Every candidate
+        within a tent of radius ``half + 0.5`` around the point and within
+        ``depth_tolerance`` of that front depth is then averaged with its tent weight, so
+        features are interpolated between points instead of snapped to the nearest one.
+        Sums run in float64 over candidates sorted by (pixel, voxel key): the order comes from
+        the content, never from storage or scatter order.
+
+        Returns (features [h*w, C], depth [h*w] metres, hit [h*w] bool).
+        """
         cfg = self.config
+        n_pix = h * w
         w2c = torch.linalg.inv(pose_tensor(pose, self.device)).float()
         slots = self.valid[: self._high].nonzero().squeeze(1)
         p = self.pos[slots]
@@ -473,51 +500,72 @@ class LatentMemory:
         zs = torch.where(front, z, torch.ones_like(z))
         u = lat_k.fx * x / zs + lat_k.cx
         v = lat_k.fy * y / zs + lat_k.cy
-        side = (cfg.splat_scale * self.extent[slots] * lat_k.fx / zs).clamp(1, cfg.max_splat)
-        half = side / 2
-        # Frustum cull (with the splat margin) before any scatter work.
-        vis = front & (u + half > -0.5) & (u - half < w - 0.5) & (v + half > -0.5)
-        vis &= v - half < h - 0.5
+        # m > 1: seen closer than written. A slanted surface spreads faster than m (up to m^2
+        # along its slope), so its splat grows with its slant as m rises from 1 to 2.
+        m = self.extent[slots] * lat_k.fx / zs
+        grow = 1 + (self.slant[slots] - 1) * (m - 1).clamp(0, 1)
+        side = (cfg.splat_scale * m * grow).clamp(1, cfg.max_splat)
+        half = side / 2  # footprint half-width, latent pixels (>= 0.5)
+        radius = half + 0.5  # tent radius, latent pixels (>= 1)
+        # Frustum cull (with the tent margin) before any scatter work.
+        vis = front & (u + radius > 0) & (u - radius < w - 1) & (v + radius > 0)
+        vis &= v - radius < h - 1
         vis = vis.nonzero().squeeze(1)
-        slots, u, v, z, half = slots[vis], u[vis], v[vis], z[vis], half[vis]
+        slots, u, v, z = slots[vis], u[vis], v[vis], z[vis]
+        half, radius = half[vis], radius[vis]
 
-        # Each point covers the pixel centres within its footprint square; at least the nearest.
-        j0 = torch.ceil(u - half).long()
-        i0 = torch.ceil(v - half).long()
-        nj = (torch.floor(u + half).long() - j0 + 1).clamp(min=1)
-        ni = (torch.floor(v + half).long() - i0 + 1).clamp(min=1)
-        j0 = torch.where(torch.floor(u + half).long() < j0, torch.round(u).long(), j0)
-        i0 = torch.where(torch.floor(v + half).long() < i0, torch.round(v).long(), i0)
-        k = cfg.max_splat
-        off = torch.arange(k, device=self.device)
-        dj = off.repeat(k)  # [k*k]
-        di = off.repeat_interleave(k)
-        big = ((nj > 1) | (ni > 1)).nonzero().squeeze(1)
-        cand = torch.cat([torch.arange(slots.numel(), device=self.device),
-                          big.repeat_interleave(k * k)])
-        cj = torch.cat([j0, j0[big][:, None].add(dj).reshape(-1)])
-        ci = torch.cat([i0, i0[big][:, None].add(di).reshape(-1)])
-        ok = torch.cat([torch.ones_like(j0, dtype=torch.bool),
-                        ((dj < nj[big][:, None]) & (di < ni[big][:, None])).reshape(-1)])
-        ok &= (cj >= 0) & (cj < w) & (ci >= 0) & (ci < h)
-        cand, pix = cand[ok], (ci * w + cj)[ok]
+        # Candidate pixels: |j - u| < radius and |i - v| < radius, at most k x k per point.
+        j0 = torch.floor(u - radius).long() + 1
+        i0 = torch.floor(v - radius).long() + 1
+        k = cfg.max_splat + 1
+        small = radius <= 1.0  # the common case: a 2 x 2 neighbourhood
+        cand, cj, ci = [], [], []
+        for group, span in ((small.nonzero().squeeze(1), 2), ((~small).nonzero().squeeze(1), k)):
+            if group.numel() == 0:
+                continue
+            off = torch.arange(span, device=self.device)
+            cand.append(group.repeat_interleave(span * span))
+            cj.append((j0[group][:, None] + off.repeat(span)).reshape(-1))
+            ci.append((i0[group][:, None] + off.repeat_interleave(span)).reshape(-1))
+        if not cand:
+            empty = torch.zeros(n_pix, self.spec.channels, device=self.device)
+            return empty, torch.zeros(n_pix, device=self.device), torch.zeros(
+                n_pix, dtype=torch.bool, device=self.device)
+        cand, cj, ci = torch.cat(cand), torch.cat(cj), torch.cat(ci)
+        dj, di = (cj - u[cand]).abs(), (ci - v[cand]).abs()
+        r = radius[cand]
+        ok = (dj < r) & (di < r) & (cj >= 0) & (cj < w) & (ci >= 0) & (ci < h)
+        cand, dj, di, r = cand[ok], dj[ok], di[ok], r[ok]
+        pix = (ci * w + cj)[ok]
+        weight = (1 - dj / r) * (1 - di / r)
+        primary = (dj <= half[cand]) & (di <= half[cand])
 
-        # Pass 1: nearest depth per pixel (IEEE bits of positive float32 sort like the values).
-        zbits = z.contiguous().view(torch.int32).long()[cand]
-        zmin = torch.full((h * w,), _INT64_MAX, dtype=torch.int64, device=self.device)
-        zmin.scatter_reduce_(0, pix, zbits, "amin")
-        # Pass 2: among equal depths, the smallest voxel key (unique per point).
-        front_c = zbits == zmin[pix]
-        cand, pix = cand[front_c], pix[front_c]
-        vkey = self.key[slots[cand]]
-        kmin = torch.full((h * w,), _INT64_MAX, dtype=torch.int64, device=self.device)
-        kmin.scatter_reduce_(0, pix, vkey, "amin")
-        win = vkey == kmin[pix]
-        out_slot = torch.full((h * w,), -1, dtype=torch.int64, device=self.device)
-        out_z = torch.zeros(h * w, device=self.device)
-        out_slot[pix[win]] = slots[cand[win]]
-        out_z[pix[win]] = z[cand[win]]
-        return out_slot, out_z
+        # Front surface per pixel from the primary candidates (IEEE bits sort like the values).
+        zbits = z.contiguous().view(torch.int32).long()
+        zmin = torch.full((n_pix,), _INT64_MAX, dtype=torch.int64, device=self.device)
+        zmin.scatter_reduce_(0, pix[primary], zbits[cand[primary]], "amin")
+        hit = zmin != _INT64_MAX
+        zfront = torch.where(hit, zmin, 0).to(torch.int32).view(torch.float32)  # [h*w] metres
+        keep = (zmin[pix] != _INT64_MAX) & (z[cand] <= zfront[pix] * (1 + cfg.depth_tolerance))
+        cand, pix, weight = cand[keep], pix[keep], weight[keep]
+
+        # Tent-weighted average per pixel, summed in a content-defined order.
+        order = torch.sort(self.key[slots[cand]], stable=True).indices
+        order = order[torch.sort(pix[order], stable=True).indices]
+        cand, pix, weight = cand[order], pix[order], weight[order].double()
+        data = torch.cat([weight[:, None], weight[:, None] * z[cand, None].double(),
+                          weight[:, None] * self.feat[slots[cand]].double()], dim=1)
+        csum = torch.cumsum(data, dim=0)
+        upix, counts = torch.unique_consecutive(pix, return_counts=True)
+        ends = torch.cumsum(counts, dim=0) - 1
+        sums = csum[ends]
+        sums[1:] -= csum[ends[:-1]]
+        mean = (sums[:, 1:] / sums[:, :1]).float()
+        features = torch.zeros(n_pix, self.spec.channels, device=self.device)
+        depth = torch.zeros(n_pix, device=self.device)
+        features[upix] = mean[:, 1:]
+        depth[upix] = mean[:, 0]
+        return features, depth, hit
 
     # ----- validation --------------------------------------------------------------------------
     def _check_frame(self, latent, depth, intrinsics: Intrinsics):
@@ -591,7 +639,29 @@ class LatentMemory:
         load_snapshot(self, path)
 
 
-def _voxel_means(key, pts, feats, conf, extent):
+def _token_spacing(pts: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Metres between each token's point and its nearer neighbour, along rows and columns.
+
+    ``pts`` [h, w, 3], ``valid`` [h, w]. Returns [h, w]: the larger of the two axes' spacings,
+    each the smaller of the two sides' (so a depth edge on one side does not count). On a
+    slanted surface this exceeds ``depth / fx'``, which is what a splat must cover when the
+    surface is seen again from closer. Invalid neighbours count as infinitely far.
+    """
+    inf = torch.full_like(pts[..., 0], float("inf"))
+
+    def dist(a, b, ok):
+        return torch.where(ok, (a - b).norm(dim=-1), torch.full_like(ok, float("inf"),
+                                                                      dtype=pts.dtype))
+
+    right, left, down, up = inf.clone(), inf.clone(), inf.clone(), inf.clone()
+    right[:, :-1] = dist(pts[:, 1:], pts[:, :-1], valid[:, 1:] & valid[:, :-1])
+    left[:, 1:] = right[:, :-1]
+    down[:-1] = dist(pts[1:], pts[:-1], valid[1:] & valid[:-1])
+    up[1:] = down[:-1]
+    return torch.maximum(torch.minimum(left, right), torch.minimum(up, down))
+
+
+def _voxel_means(key, pts, feats, conf, extent, slant):
     """Confidence-weighted means of tokens grouped by voxel key, deterministic on any device.
 
     Segment sums come from a float64 cumulative sum over key-sorted tokens (a scan, unlike
@@ -618,4 +688,6 @@ def _voxel_means(key, pts, feats, conf, extent):
     fp = torch.zeros(n, device=key.device).scatter_reduce_(0, inverse, extent, "amax",
                                                           include_self=False)
     ext = (hi - lo).amax(dim=1) + fp
-    return ukey, mean[:, :3].float(), mean[:, 3:].float(), sums[:, 0].float(), ext
+    sl = torch.ones(n, device=key.device).scatter_reduce_(0, inverse, slant, "amax",
+                                                         include_self=False)
+    return ukey, mean[:, :3].float(), mean[:, 3:].float(), sums[:, 0].float(), ext, sl

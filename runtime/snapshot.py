@@ -38,6 +38,7 @@ def save_snapshot(memory: LatentMemory, path: str | Path) -> Path:
         "feat": memory.feat[slots].cpu(),
         "weight": memory.weight[slots].cpu(),
         "extent": memory.extent[slots].cpu(),
+        "slant": memory.slant[slots].cpu(),
         "key": memory.key[slots].cpu(),
         "last_seen": memory.last_seen[slots].cpu(),
         "env_feat": memory.env_feat.cpu(),
@@ -128,6 +129,7 @@ def load_snapshot(memory: LatentMemory, path: str | Path) -> None:
     memory.feat[slots] = t["feat"].to(memory.device)
     memory.weight[slots] = t["weight"].to(memory.device)
     memory.extent[slots] = t["extent"].to(memory.device)
+    memory.slant[slots] = t["slant"].to(memory.device)
     memory.key[slots] = t["key"].to(memory.device)
     memory.last_seen[slots] = t["last_seen"].to(memory.device)
     memory.valid[slots] = True
@@ -150,6 +152,7 @@ def _check_tensors(t: dict[str, torch.Tensor], memory: LatentMemory, source: str
         "feat": ((n, c), torch.float32),
         "weight": ((n,), torch.float32),
         "extent": ((n,), torch.float32),
+        "slant": ((n,), torch.float32),
         "key": ((n,), torch.int64),
         "last_seen": ((n,), torch.int64),
         "env_feat": ((c, cfg.env_height, cfg.env_width), torch.float32),

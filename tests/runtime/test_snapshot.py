@@ -30,7 +30,7 @@ def filled_memory(**config) -> LatentMemory:
 
 
 def buffers(memory: LatentMemory) -> dict[str, torch.Tensor]:
-    names = ("pos", "feat", "weight", "extent", "key", "last_seen", "valid", "env_feat",
+    names = ("pos", "feat", "weight", "extent", "slant", "key", "last_seen", "valid", "env_feat",
              "env_weight", "sorted_key", "sorted_slot")
     return {n: getattr(memory, n).clone() for n in names}
 
