@@ -86,8 +86,12 @@ class FramePipeline:
 
     @torch.inference_mode()
     def step(self, intrinsics: Intrinsics, c2w: np.ndarray, frame_index: int,
-             steps: int | None = None, write: bool = True) -> FrameOutput:
-        """Generate the frame seen by ``intrinsics``/``c2w`` and (optionally) remember it."""
+             steps: int | None = None, write: bool = True,
+             dynamic_mask: torch.Tensor | None = None) -> FrameOutput:
+        """Generate the frame seen by ``intrinsics``/``c2w`` and (optionally) remember it.
+
+        ``dynamic_mask`` ([h, w] or [H, W] bool) marks pixels of moving objects: never written.
+        """
         f = self.stride
         h, w = intrinsics.height // f, intrinsics.width // f
         t0 = self._sync()
@@ -101,7 +105,7 @@ class FramePipeline:
         rgb = self.model.decode(latent)[0].clamp(0, 1)
         t3 = self._sync()
         if write:
-            self.memory.write(latent[0], depth[0, 0], intrinsics, c2w)
+            self.memory.write(latent[0], depth[0, 0], intrinsics, c2w, dynamic_mask=dynamic_mask)
         t4 = self._sync()
         timing = FrameTiming(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)
         return FrameOutput(rgb, latent[0], depth[0, 0], readout, timing)

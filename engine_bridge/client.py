@@ -1,0 +1,524 @@
+"""Python client for a LatentStage server: asyncio, a synchronous wrapper, and pose helpers.
+
+::
+
+    from latentstage.engine_bridge.client import SyncClient, open_message, unreal_pose
+
+    with SyncClient("127.0.0.1:50051") as client:
+        with client.session(open_message(world=procedural_world(7, "outdoor"),
+                                         size=(256, 256), convention="unreal",
+                                         lockstep=True)) as session:
+            frame = session.render(unreal_pose(0, (0, 0, 170), rotator=(0, 90, 0), fov_deg=90))
+            rgb = frame_pixels(frame)  # [H, W, 3] uint8
+
+Poses are sent in the engine's own convention (Unreal centimetres and FRotator, Unity metres
+and Quaternion.Euler, ...); the server converts them. Frames come back with their echoed
+frame_id, capture time and timecode, the canonical pose actually rendered, and a timing
+breakdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from latentstage.runtime.camera import Intrinsics
+from latentstage.runtime.encoding import decode_frame
+from latentstage.runtime.types import EncodedImage, Encoding
+from latentstage.v1 import camera_pb2 as cpb
+from latentstage.v1 import service_pb2 as pb
+from latentstage.v1 import service_pb2_grpc as pb_grpc
+
+#: Client message limits: a client trusts its server, so it accepts any frame up to 256 MiB.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+_CONVENTIONS = {"opencv": cpb.CONVENTION_OPENCV, "opengl": cpb.CONVENTION_OPENGL,
+                "unreal": cpb.CONVENTION_UNREAL, "unity": cpb.CONVENTION_UNITY,
+                "usd": cpb.CONVENTION_USD, "blender": cpb.CONVENTION_BLENDER}
+_ENCODINGS = {"raw": pb.ENCODING_RAW_RGB8, "raw_rgb8": pb.ENCODING_RAW_RGB8,
+              "raw_rgba8": pb.ENCODING_RAW_RGBA8, "jpeg": pb.ENCODING_JPEG}
+_KINDS = {"indoor": pb.WORLD_KIND_INDOOR, "outdoor": pb.WORLD_KIND_OUTDOOR}
+
+
+class SessionClosed(RuntimeError):
+    """The server ended the session stream (see :attr:`AsyncSession.final_event`)."""
+
+
+# ----- message helpers -------------------------------------------------------------------------
+def convention_value(name: str | int) -> int:
+    """A Convention enum value from "unreal", "unity", "opencv", ... (or the value itself)."""
+    if isinstance(name, int):
+        return name
+    try:
+        return _CONVENTIONS[name.lower()]
+    except KeyError:
+        raise ValueError(f"convention {name!r}: expected one of {sorted(_CONVENTIONS)}") from None
+
+
+def encoding_value(name: str | int) -> int:
+    if isinstance(name, int):
+        return name
+    try:
+        return _ENCODINGS[name.lower()]
+    except KeyError:
+        raise ValueError(f"encoding {name!r}: expected one of {sorted(_ENCODINGS)}") from None
+
+
+def lens_fov(fov_deg: float, axis: str | None = None) -> cpb.Lens:
+    """A field-of-view lens; ``axis`` None means the convention's own (Unity vertical, else
+    horizontal)."""
+    axes = {None: cpb.FOV_AXIS_UNSPECIFIED, "horizontal": cpb.FOV_AXIS_HORIZONTAL,
+            "vertical": cpb.FOV_AXIS_VERTICAL, "diagonal": cpb.FOV_AXIS_DIAGONAL}
+    return cpb.Lens(fov=cpb.FieldOfView(fov_deg=fov_deg, axis=axes[axis]))
+
+
+def lens_pixels(k: Intrinsics | Sequence[float], width: int = 0, height: int = 0) -> cpb.Lens:
+    """Pixel intrinsics (fx, fy, cx, cy) calibrated at ``width`` x ``height`` (0 = output size)."""
+    if isinstance(k, Intrinsics):
+        fx, fy, cx, cy, width, height = k.fx, k.fy, k.cx, k.cy, k.width, k.height
+    else:
+        fx, fy, cx, cy = k
+    return cpb.Lens(pixels=cpb.PixelIntrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=width,
+                                               height=height))
+
+
+def lens_physical(focal_length_mm: float, sensor_width_mm: float, sensor_height_mm: float,
+                  offset_x: float = 0.0, offset_y: float = 0.0) -> cpb.Lens:
+    """A physical lens (interpreted per convention, see camera.proto PhysicalLens)."""
+    return cpb.Lens(physical=cpb.PhysicalLens(
+        focal_length_mm=focal_length_mm, sensor_width_mm=sensor_width_mm,
+        sensor_height_mm=sensor_height_mm, offset_x=offset_x, offset_y=offset_y))
+
+
+def rotation(quat=None, matrix=None, rotator=None, unity_euler=None) -> cpb.Rotation:
+    """A Rotation from exactly one form: quaternion (x, y, z, w), matrix [3, 3], Unreal
+    rotator (pitch, yaw, roll) or Unity Euler (x, y, z), degrees."""
+    given = [v is not None for v in (quat, matrix, rotator, unity_euler)]
+    if sum(given) != 1:
+        raise ValueError("give exactly one of quat, matrix, rotator, unity_euler")
+    if quat is not None:
+        x, y, z, w = (float(v) for v in quat)
+        return cpb.Rotation(quaternion=cpb.Quaternion(x=x, y=y, z=z, w=w))
+    if matrix is not None:
+        return cpb.Rotation(matrix=cpb.Matrix3(m=np.asarray(matrix, float).reshape(9).tolist()))
+    if rotator is not None:
+        p, y, r = (float(v) for v in rotator)
+        return cpb.Rotation(rotator=cpb.Rotator(pitch_deg=p, yaw_deg=y, roll_deg=r))
+    x, y, z = (float(v) for v in unity_euler)
+    return cpb.Rotation(unity_euler=cpb.UnityEuler(x_deg=x, y_deg=y, z_deg=z))
+
+
+def timecode(text: str, rate: tuple[int, int] | int = 25) -> cpb.Timecode:
+    """A Timecode message from "HH:MM:SS:FF" (or ";FF" for drop frame) at ``rate``."""
+    hh, mm, ss, ff = text.replace(";", ":").split(":")
+    num, den = (rate, 1) if isinstance(rate, int) else rate
+    return cpb.Timecode(hours=int(hh), minutes=int(mm), seconds=int(ss), frames=int(ff),
+                        rate=cpb.Rational(num=num, den=den), drop_frame=";" in text)
+
+
+def pose(frame_id: int, position, rot: cpb.Rotation, lens: cpb.Lens | None = None,
+         capture_time_ns: int | None = None, tc: cpb.Timecode | None = None,
+         dynamic_mask: np.ndarray | None = None) -> pb.Pose:
+    """A Pose in the session's convention. ``capture_time_ns`` defaults to now (monotonic)."""
+    x, y, z = (float(v) for v in position)
+    msg = pb.Pose(frame_id=frame_id, position=cpb.Vec3(x=x, y=y, z=z), rotation=rot,
+                  capture_time_ns=time.monotonic_ns() if capture_time_ns is None
+                  else capture_time_ns)
+    if lens is not None:
+        msg.lens.CopyFrom(lens)
+    if tc is not None:
+        msg.timecode.CopyFrom(tc)
+    if dynamic_mask is not None:
+        m = np.asarray(dynamic_mask).astype(np.uint8)
+        msg.dynamic_mask.CopyFrom(cpb.DynamicMask(width=m.shape[1], height=m.shape[0],
+                                                  data=m.tobytes()))
+    return msg
+
+
+def unreal_pose(frame_id: int, location_cm, rotator=None, quat=None, fov_deg: float | None = None,
+                **kwargs) -> pb.Pose:
+    """An Unreal camera as it is: location in cm, FRotator (pitch, yaw, roll) or FQuat, and
+    ``FieldOfView`` (horizontal degrees)."""
+    lens = kwargs.pop("lens", None)
+    lens = lens_fov(fov_deg, "horizontal") if fov_deg is not None else lens
+    return pose(frame_id, location_cm, rotation(quat=quat, rotator=rotator), lens, **kwargs)
+
+
+def unity_pose(frame_id: int, position_m, euler=None, quat=None, fov_deg: float | None = None,
+               **kwargs) -> pb.Pose:
+    """A Unity camera as it is: position in metres, ``Quaternion.Euler`` angles or a Quaternion,
+    and ``fieldOfView`` (vertical degrees)."""
+    lens = kwargs.pop("lens", None)
+    lens = lens_fov(fov_deg, "vertical") if fov_deg is not None else lens
+    return pose(frame_id, position_m, rotation(quat=quat, unity_euler=euler), lens, **kwargs)
+
+
+def opencv_pose(frame_id: int, c2w, intrinsics: Intrinsics | None = None, **kwargs) -> pb.Pose:
+    """A canonical camera: camera-to-world [4, 4] (OpenCV axes, Z-up metres) and intrinsics."""
+    m = np.asarray(c2w, float)
+    lens = kwargs.pop("lens", None)
+    lens = lens_pixels(intrinsics) if intrinsics is not None else lens
+    return pose(frame_id, m[:3, 3], rotation(matrix=m[:3, :3]), lens, **kwargs)
+
+
+def procedural_world(seed: int, kind: str = "outdoor", name: str = "", keep: bool = False
+                     ) -> pb.WorldSpec:
+    return pb.WorldSpec(procedural=pb.ProceduralWorld(seed=seed, kind=_KINDS[kind]), name=name,
+                        keep=keep)
+
+
+def empty_world(name: str = "", keep: bool = False) -> pb.WorldSpec:
+    return pb.WorldSpec(empty=pb.EmptyWorld(), name=name, keep=keep)
+
+
+def snapshot_world(name: str | None = None, data: bytes | None = None, keep: bool = False
+                   ) -> pb.WorldSpec:
+    ref = pb.SnapshotRef(name=name) if name is not None else pb.SnapshotRef(data=data)
+    return pb.WorldSpec(snapshot=ref, keep=keep)
+
+
+def seed_image_world(image: bytes | np.ndarray | str | Path, depth: np.ndarray | None = None,
+                     keep: bool = False, **camera) -> pb.WorldSpec:
+    """A world from one image (PNG/JPEG bytes, a file, or [H, W, 3] uint8) and optional depth
+    [H, W] metres. ``camera`` may hold position, rotation, lens, convention (SeedImage)."""
+    if isinstance(image, str | Path):
+        image = Path(image).read_bytes()
+    elif isinstance(image, np.ndarray):
+        import simplejpeg
+
+        image = simplejpeg.encode_jpeg(np.ascontiguousarray(image), quality=95, colorspace="RGB")
+    msg = pb.SeedImage(image=image, **camera)
+    if depth is not None:
+        d = np.ascontiguousarray(depth, "<f4")
+        msg.depth.CopyFrom(pb.Depth(width=d.shape[1], height=d.shape[0], data=d.tobytes()))
+    return pb.WorldSpec(seed_image=msg, keep=keep)
+
+
+def open_message(world: pb.WorldSpec | str, size: tuple[int, int], convention: str | int,
+                 encoding: str | int = "jpeg", *, jpeg_quality: int = 90, target_fps: float = 0.0,
+                 steps: int = 0, seed: int = 0, lens: cpb.Lens | None = None,
+                 lockstep: bool = False, prediction: bool | None = None,
+                 client_name: str = "latentstage-python") -> pb.Open:
+    """An Open: ``world`` is a WorldSpec (new world) or a world id (attach)."""
+    msg = pb.Open(size=pb.Size(width=size[0], height=size[1]),
+                  encoding=encoding_value(encoding), jpeg_quality=jpeg_quality,
+                  target_fps=target_fps, sampler_steps=steps, seed=seed,
+                  convention=convention_value(convention), client_name=client_name,
+                  pacing=pb.PACING_LOCKSTEP if lockstep else pb.PACING_REALTIME)
+    if prediction is not None:
+        msg.prediction = pb.PREDICTION_ON if prediction else pb.PREDICTION_OFF
+    if isinstance(world, str):
+        msg.world_id = world
+    else:
+        msg.new_world.CopyFrom(world)
+    if lens is not None:
+        msg.lens.CopyFrom(lens)
+    return msg
+
+
+_ENCODING_NAMES = {pb.ENCODING_RAW_RGB8: Encoding.RAW_RGB8, pb.ENCODING_RAW_RGBA8:
+                   Encoding.RAW_RGBA8, pb.ENCODING_JPEG: Encoding.JPEG}
+
+
+def frame_pixels(frame: pb.Frame) -> np.ndarray:
+    """A frame's pixels as [H, W, 3] uint8 (raw with stride, or JPEG decoded)."""
+    img = frame.image
+    return decode_frame(EncodedImage(_ENCODING_NAMES[img.encoding], img.width, img.height,
+                                     img.stride, img.data))
+
+
+def frame_c2w(frame: pb.Frame) -> np.ndarray:
+    """The canonical camera-to-world [4, 4] the server rendered."""
+    return np.asarray(frame.rendered_c2w.m, np.float64).reshape(4, 4)
+
+
+# ----- asyncio client --------------------------------------------------------------------------
+class AsyncClient:
+    """An asyncio client. ``token`` adds ``authorization: Bearer <token>`` to every call;
+    ``root_certificates`` (PEM bytes) or ``tls=True`` (system roots) selects TLS."""
+
+    def __init__(self, target: str, *, token: str | None = None,
+                 root_certificates: bytes | None = None, tls: bool = False,
+                 server_name: str | None = None, options: Sequence[tuple[str, object]] = ()):
+        opts = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES), *options]
+        if server_name:
+            opts.append(("grpc.ssl_target_name_override", server_name))
+        if root_certificates is not None or tls:
+            creds = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self.channel = grpc.aio.secure_channel(target, creds, options=opts)
+        else:
+            self.channel = grpc.aio.insecure_channel(target, options=opts)
+        self.stub = pb_grpc.LatentStageStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def server_info(self, timeout: float | None = 30) -> pb.ServerInfo:
+        return await self.stub.GetServerInfo(pb.GetServerInfoRequest(), metadata=self.metadata,
+                                             timeout=timeout)
+
+    async def create_world(self, spec: pb.WorldSpec, timeout: float | None = 120
+                           ) -> pb.WorldInfo:
+        return await self.stub.CreateWorld(pb.CreateWorldRequest(spec=spec),
+                                           metadata=self.metadata, timeout=timeout)
+
+    async def save_world(self, world_id: str, name: str = "", return_data: bool = False,
+                         timeout: float | None = 120) -> pb.SaveWorldResponse:
+        return await self.stub.SaveWorld(
+            pb.SaveWorldRequest(world_id=world_id, name=name, return_data=return_data),
+            metadata=self.metadata, timeout=timeout)
+
+    async def load_world(self, name: str | None = None, data: bytes | None = None,
+                         label: str = "", timeout: float | None = 120) -> pb.WorldInfo:
+        ref = pb.SnapshotRef(name=name) if name is not None else pb.SnapshotRef(data=data)
+        return await self.stub.LoadWorld(pb.LoadWorldRequest(snapshot=ref, name=label),
+                                         metadata=self.metadata, timeout=timeout)
+
+    async def delete_world(self, world_id: str, force: bool = False,
+                           timeout: float | None = 30) -> None:
+        await self.stub.DeleteWorld(pb.DeleteWorldRequest(world_id=world_id, force=force),
+                                    metadata=self.metadata, timeout=timeout)
+
+    async def list_worlds(self, timeout: float | None = 30) -> pb.ListWorldsResponse:
+        return await self.stub.ListWorlds(pb.ListWorldsRequest(), metadata=self.metadata,
+                                          timeout=timeout)
+
+    def session(self, open_msg: pb.Open) -> AsyncSession:
+        """A session stream; ``async with`` opens it (and closes it on exit)."""
+        return AsyncSession(self, open_msg)
+
+
+class AsyncSession:
+    """One Session stream. Events and errors met while waiting for frames are kept in
+    :attr:`events` and :attr:`errors`."""
+
+    def __init__(self, client: AsyncClient, open_msg: pb.Open):
+        self.client, self.open_msg = client, open_msg
+        self.call = None
+        self.session_id = self.world_id = ""
+        self.settings: pb.SessionSettings | None = None
+        self.events: list[pb.Event] = []
+        self.errors: list[pb.Error] = []
+        self.final_event: pb.Event | None = None
+
+    async def __aenter__(self) -> AsyncSession:
+        await self.open()
+        return self
+
+    async def __aexit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            await self.close()
+        else:
+            self.cancel()
+
+    async def open(self) -> pb.Event:
+        """Send Open and wait for EVENT_SESSION_OPENED (raises grpc.aio.AioRpcError on refusal)."""
+        self.call = self.client.stub.Session(metadata=self.client.metadata)
+        # The server answers with its headers at once: a call refused before it reads Open
+        # (UNAUTHENTICATED) then fails on the read below with its real status, instead of a
+        # write racing the refusal.
+        await self.call.initial_metadata()
+        try:
+            await self.call.write(pb.ClientMessage(open=self.open_msg))
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            pass  # the read below raises the status
+        msg = await self.recv()
+        if msg is None or msg.WhichOneof("kind") != "event":
+            raise SessionClosed(f"expected EVENT_SESSION_OPENED, got {msg}")
+        self.session_id, self.world_id = msg.event.session_id, msg.event.world_id
+        self.settings = msg.event.settings
+        return msg.event
+
+    async def send(self, pose_msg: pb.Pose) -> None:
+        await self.call.write(pb.ClientMessage(pose=pose_msg))
+
+    async def control(self, **fields) -> None:
+        """Send a Control (fields of latentstage.v1.Control, e.g. target_fps=24)."""
+        snapshot = fields.pop("snapshot", None)
+        msg = pb.Control(**fields)
+        if snapshot is not None:
+            msg.snapshot.name = snapshot
+        await self.call.write(pb.ClientMessage(control=msg))
+
+    async def recv(self) -> pb.ServerMessage | None:
+        """The next server message, or None at the end of the stream."""
+        msg = await self.call.read()
+        if msg is grpc.aio.EOF:
+            return None
+        return msg
+
+    async def next_result(self) -> pb.Frame | pb.Error:
+        """The next frame or error (errors are also stored); events on the way are stored.
+        Raises SessionClosed at the end of the stream."""
+        while True:
+            msg = await self.recv()
+            if msg is None:
+                raise SessionClosed(f"the stream ended: {self.final_event}")
+            kind = msg.WhichOneof("kind")
+            if kind == "frame":
+                return msg.frame
+            if kind == "event":
+                self.events.append(msg.event)
+                if msg.event.kind in (pb.EVENT_SESSION_CLOSED, pb.EVENT_SERVER_SHUTTING_DOWN):
+                    self.final_event = msg.event
+            else:
+                self.errors.append(msg.error)
+                return msg.error
+
+    async def next_frame(self) -> pb.Frame:
+        """The next frame; events and errors on the way are stored. Raises SessionClosed."""
+        while True:
+            result = await self.next_result()
+            if isinstance(result, pb.Frame):
+                return result
+
+    async def render(self, pose_msg: pb.Pose) -> pb.Frame:
+        """Send a pose and wait for its frame (LOCKSTEP sessions)."""
+        await self.send(pose_msg)
+        while True:
+            frame = await self.next_frame()
+            if frame.frame_id == pose_msg.frame_id:
+                return frame
+
+    async def close(self) -> list[pb.ServerMessage]:
+        """Send Close and read to the end; returns the messages that were still coming."""
+        rest = []
+        try:
+            await self.call.write(pb.ClientMessage(close=pb.Close()))
+            await self.call.done_writing()
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            pass
+        while (msg := await self.recv()) is not None:
+            rest.append(msg)
+            if msg.WhichOneof("kind") == "event" and msg.event.kind in (
+                    pb.EVENT_SESSION_CLOSED, pb.EVENT_SERVER_SHUTTING_DOWN):
+                self.final_event = msg.event
+        return rest
+
+    def cancel(self) -> None:
+        """Drop the stream at once (the server frees the session)."""
+        if self.call is not None:
+            self.call.cancel()
+
+
+# ----- synchronous wrapper ---------------------------------------------------------------------
+class SyncClient:
+    """A blocking client: an :class:`AsyncClient` driven on a private event-loop thread."""
+
+    def __init__(self, target: str, **kwargs):
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
+                                        name="latentstage-client")
+        self._thread.start()
+
+        async def make() -> AsyncClient:
+            return AsyncClient(target, **kwargs)
+
+        self.aio: AsyncClient = self._run(make())
+
+    def _run(self, coro, timeout: float | None = None):
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._run(self.aio.close())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def server_info(self) -> pb.ServerInfo:
+        return self._run(self.aio.server_info())
+
+    def create_world(self, spec: pb.WorldSpec) -> pb.WorldInfo:
+        return self._run(self.aio.create_world(spec))
+
+    def save_world(self, world_id: str, name: str = "", return_data: bool = False):
+        return self._run(self.aio.save_world(world_id, name, return_data))
+
+    def load_world(self, name: str | None = None, data: bytes | None = None, label: str = ""):
+        return self._run(self.aio.load_world(name, data, label))
+
+    def delete_world(self, world_id: str, force: bool = False) -> None:
+        self._run(self.aio.delete_world(world_id, force))
+
+    def list_worlds(self) -> pb.ListWorldsResponse:
+        return self._run(self.aio.list_worlds())
+
+    def session(self, open_msg: pb.Open) -> SyncSession:
+        return SyncSession(self, self.aio.session(open_msg))
+
+
+class SyncSession:
+    """Blocking view of an :class:`AsyncSession`; ``with`` opens and closes it."""
+
+    def __init__(self, client: SyncClient, session: AsyncSession):
+        self._client, self.aio = client, session
+
+    def __enter__(self) -> SyncSession:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.cancel()
+
+    def open(self) -> pb.Event:
+        return self._client._run(self.aio.open())
+
+    def send(self, pose_msg: pb.Pose) -> None:
+        self._client._run(self.aio.send(pose_msg))
+
+    def control(self, **fields) -> None:
+        self._client._run(self.aio.control(**fields))
+
+    def recv(self, timeout: float | None = None) -> pb.ServerMessage | None:
+        return self._client._run(self.aio.recv(), timeout)
+
+    def next_frame(self, timeout: float | None = None) -> pb.Frame:
+        return self._client._run(self.aio.next_frame(), timeout)
+
+    def next_result(self, timeout: float | None = None) -> pb.Frame | pb.Error:
+        return self._client._run(self.aio.next_result(), timeout)
+
+    def render(self, pose_msg: pb.Pose, timeout: float | None = None) -> pb.Frame:
+        return self._client._run(self.aio.render(pose_msg), timeout)
+
+    def close(self) -> list[pb.ServerMessage]:
+        return self._client._run(self.aio.close())
+
+    def cancel(self) -> None:
+        self._client._loop.call_soon_threadsafe(self.aio.cancel)
+
+    @property
+    def events(self) -> list[pb.Event]:
+        return self.aio.events
+
+    @property
+    def errors(self) -> list[pb.Error]:
+        return self.aio.errors
+
+    @property
+    def world_id(self) -> str:
+        return self.aio.world_id

@@ -1,0 +1,103 @@
+"""Frame encoding (raw RGB8/RGBA8 with stride, JPEG) and seed-image decoding. Torch-free.
+
+JPEG goes through simplejpeg (libjpeg-turbo, releases the GIL), so encoding runs on a thread
+pool next to the model worker. Raw frames are tightly packed: ``stride = width * channels``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+
+from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.types import EncodedImage, Encoding
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def encode_frame(rgb: np.ndarray, encoding: Encoding, quality: int = 90) -> EncodedImage:
+    """Encode ``rgb`` [H, W, 3] uint8 as ``encoding`` (JPEG at ``quality`` 1..100)."""
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InvalidInput("rgb", rgb, "an [H, W, 3] uint8 array")
+    h, w = rgb.shape[:2]
+    if encoding is Encoding.RAW_RGB8:
+        return EncodedImage(encoding, w, h, w * 3, np.ascontiguousarray(rgb).tobytes())
+    if encoding is Encoding.RAW_RGBA8:
+        rgba = np.empty((h, w, 4), np.uint8)
+        rgba[..., :3] = rgb
+        rgba[..., 3] = 255
+        return EncodedImage(encoding, w, h, w * 4, rgba.tobytes())
+    if encoding is Encoding.JPEG:
+        import simplejpeg
+
+        data = simplejpeg.encode_jpeg(np.ascontiguousarray(rgb), quality=int(quality),
+                                      colorspace="RGB", colorsubsampling="420")
+        return EncodedImage(encoding, w, h, 0, data)
+    raise InvalidInput("encoding", encoding, f"one of {[e.value for e in Encoding]}")
+
+
+def decode_frame(image: EncodedImage) -> np.ndarray:
+    """Pixels of an encoded frame as [H, W, 3] uint8 (alpha dropped)."""
+    if image.encoding is Encoding.JPEG:
+        import simplejpeg
+
+        return simplejpeg.decode_jpeg(image.data, colorspace="RGB")
+    channels = 3 if image.encoding is Encoding.RAW_RGB8 else 4
+    if image.stride < image.width * channels or len(image.data) < image.stride * image.height:
+        raise InvalidInput("image.stride", image.stride,
+                           f">= {image.width * channels} with {image.height} rows of data")
+    rows = np.frombuffer(image.data, np.uint8)[: image.stride * image.height]
+    rows = rows.reshape(image.height, image.stride)[:, : image.width * channels]
+    return rows.reshape(image.height, image.width, channels)[..., :3].copy()
+
+
+def decode_image(data: bytes, field: str = "image") -> np.ndarray:
+    """A PNG or JPEG file as [H, W, 3] uint8 (alpha dropped), or :class:`InvalidInput`."""
+    if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
+        raise InvalidInput(field, "<empty>", "the bytes of a PNG or JPEG image")
+    head = bytes(data[:8])
+    try:
+        if head.startswith(_JPEG_MAGIC):
+            import simplejpeg
+
+            return simplejpeg.decode_jpeg(bytes(data), colorspace="RGB")
+        if head.startswith(_PNG_MAGIC):
+            from PIL import Image
+
+            with Image.open(io.BytesIO(bytes(data))) as img:
+                return np.asarray(img.convert("RGB"), np.uint8).copy()
+    except Exception as exc:  # a truncated or corrupt file: the decoders raise many types
+        raise InvalidInput(field, f"<{len(data)} bytes>",
+                           f"a readable PNG or JPEG image ({type(exc).__name__}: {exc})") from None
+    raise InvalidInput(field, f"<{len(data)} bytes starting {head[:4].hex()}>",
+                       "a PNG or JPEG image (magic bytes 89504e47 or ffd8ff)")
+
+
+def decode_depth(data: bytes, width: int, height: int, field: str = "depth") -> np.ndarray:
+    """``width * height`` little-endian float32 metres as [height, width]; 0 unknown, +inf sky.
+
+    Rejects NaN, -inf and negative values.
+    """
+    if width < 1 or height < 1:
+        raise InvalidInput(f"{field}.size", (width, height), "positive width and height")
+    need = width * height * 4
+    if len(data) != need:
+        raise InvalidInput(f"{field}.data", f"<{len(data)} bytes>",
+                           f"{need} bytes ({width} x {height} float32)")
+    depth = np.frombuffer(data, "<f4").reshape(height, width).astype(np.float32)
+    bad = np.isnan(depth) | (depth < 0)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise InvalidInput(f"{field}.data", float(depth[i, j]),
+                           f"metres >= 0, 0 = unknown or +inf = sky (row {i}, column {j})")
+    return depth
+
+
+def encoded_size_bound(width: int, height: int) -> int:
+    """An upper bound on the bytes of any encoding of a ``width`` x ``height`` frame."""
+    raw = width * height * 4
+    jpeg = math.ceil(width * height * 3 * 1.1) + 4096  # worst-case JPEG at quality 100
+    return max(raw, jpeg)

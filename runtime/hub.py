@@ -1,0 +1,211 @@
+"""The runtime behind the gRPC servicer: one model, one model thread, the worlds, the sessions.
+
+The servicer (:mod:`.service`) never imports this module (it holds torch); the server
+(:mod:`.server`) builds a :class:`Hub` and hands it over. Every method that runs the model
+runs it on the :class:`~.scheduler.ModelWorker` thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import uuid
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+from latentstage.runtime.backends import Backend, load_backend
+from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.memory import MemoryConfig
+from latentstage.runtime.scheduler import ModelWorker
+from latentstage.runtime.session import WorldSession
+from latentstage.runtime.types import (
+    Exhausted,
+    FramePlan,
+    FrameResult,
+    Limits,
+    OpenRequest,
+    ServerInfo,
+    ShuttingDown,
+    SnapshotInfo,
+    SnapshotSource,
+    WorldInfo,
+    WorldSpec,
+)
+from latentstage.runtime.world import World, WorldStore
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` (CUDA when present), ``cpu`` or ``cuda[:N]`` as a torch device."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise InvalidInput("device", device, "auto, cpu or cuda[:N]")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidInput("device", device, "a device this machine has (no CUDA here)")
+    return torch.device(device)
+
+
+def configure_threads(device: torch.device, threads: int | None = None) -> int:
+    """Set torch's CPU thread count for serving on ``device`` and return it.
+
+    On a CPU device the default leaves one core to the event loop, gRPC and encoding
+    (``cores - 1``, at least 1): torch's spinning intra-op threads otherwise starve them, which
+    costs far more than the lost core. On CUDA the host threads only launch kernels; the count
+    is left alone unless given.
+    """
+    if threads is None and device.type != "cpu":
+        return torch.get_num_threads()
+    n = threads or max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(n)
+    return n
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "torch": torch.__version__}
+    for dist in ("latentstage", "grpcio", "protobuf", "numpy"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+@dataclass
+class SessionHandle:
+    """An open session as the hub sees it."""
+
+    session_id: str  # server-assigned id
+    world: World  # the world it is attached to
+    session: WorldSession  # the per-camera pipeline
+    hub: Hub = field(repr=False)  # owner
+
+    def step(self, plan: FramePlan) -> FrameResult:
+        """Render a plan (model thread)."""
+        return self.session.step(plan)
+
+    async def save(self, name: str) -> tuple[str, int]:
+        """Save this session's world; returns (snapshot name, bytes)."""
+        name, size, _ = await self.hub.save_world(self.world.world_id, name)
+        return name, size
+
+
+class Hub:
+    """Model, worker, worlds and sessions, with the server's limits."""
+
+    def __init__(self, model: Backend, limits: Limits, snapshot_dir: str | Path,
+                 memory_config: MemoryConfig | None = None, worker: ModelWorker | None = None,
+                 auth_required: bool = False):
+        self.model = model
+        self.limits = limits
+        self.worker = worker or ModelWorker()
+        config = memory_config or MemoryConfig(capacity=limits.memory_capacity)
+        self.store = WorldStore(model, Path(snapshot_dir), config, limits.max_worlds)
+        self.auth_required = auth_required
+        self._sessions: dict[str, SessionHandle] = {}
+        self._opening = 0
+        self._closing = False
+
+    @classmethod
+    def load(cls, source: str, backend: str, device: str, limits: Limits,
+             snapshot_dir: str | Path, threads: int | None = None, **kwargs) -> Hub:
+        """Load the model ``source`` (a checkpoint dir or "bundled") with ``backend``;
+        ``threads`` sets torch's CPU threads (see :func:`configure_threads`)."""
+        dev = resolve_device(device)
+        n = configure_threads(dev, threads)
+        model = load_backend(backend, source, dev)
+        log.info("event=model_loaded model=%s backend=%s device=%s torch_threads=%d",
+                 model.model_id, backend, model.device, n)
+        return cls(model, limits, snapshot_dir, **kwargs)
+
+    # ----- info ----------------------------------------------------------------------------
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    def info(self) -> ServerInfo:
+        return ServerInfo(
+            model_id=self.model.model_id, backend=self.model.name,
+            device=describe_device(self.model.device), versions=_versions(), limits=self.limits,
+            native_size=tuple(self.model.native_size),
+            latent_stride=self.model.latent_spec().stride,
+            default_steps=int(self.model.sampler_steps), sessions=len(self._sessions),
+            worlds=len(self.store), auth_required=self.auth_required)
+
+    def memory_bytes(self) -> int:
+        return self.store.memory_bytes()
+
+    # ----- worlds --------------------------------------------------------------------------
+    async def create_world(self, spec: WorldSpec) -> WorldInfo:
+        self._check_open()
+        self.store.reserve()
+        world = await self.worker.run_model(self.store.build, spec)
+        return self.store.register(world).info()
+
+    async def save_world(self, world_id: str, name: str) -> tuple[str, int, Path]:
+        self.store.get(world_id)  # NOT_FOUND before queueing
+        name, path = await self.worker.run_model(self.store.save, world_id, name)
+        return name, path.stat().st_size, path
+
+    async def load_world(self, source: SnapshotSource, name: str) -> WorldInfo:
+        return await self.create_world(WorldSpec(source, name or (source.name or ""), True))
+
+    async def delete_world(self, world_id: str, force: bool) -> None:
+        self.store.delete(world_id, force)
+
+    def list_worlds(self) -> tuple[list[WorldInfo], list[SnapshotInfo]]:
+        return [w.info() for w in self.store.worlds()], self.store.snapshots()
+
+    # ----- sessions ------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closing:
+            raise ShuttingDown("the server is shutting down; it takes no new work")
+
+    async def open_session(self, request: OpenRequest) -> SessionHandle:
+        """Attach a new session to its world (creating the world first if asked)."""
+        self._check_open()
+        if len(self._sessions) + self._opening >= self.limits.max_sessions:
+            raise Exhausted(f"open: this server allows {self.limits.max_sessions} sessions "
+                            f"(--max-sessions) and all are in use; retry later")
+        self._opening += 1
+        try:
+            if request.new_world is not None:
+                self.store.reserve()
+                built = await self.worker.run_model(self.store.build, request.new_world)
+                world = self.store.register(built, attach=True)
+            else:
+                world = self.store.attach(request.world_id or "")
+            s = request.settings
+            handle = SessionHandle(uuid.uuid4().hex[:12], world,
+                                   WorldSession(world, self.model, s.seed, s.steps), self)
+            self._sessions[handle.session_id] = handle
+        finally:
+            self._opening -= 1
+        log.info("event=session_opened session=%s world=%s size=%dx%d encoding=%s pacing=%s "
+                 "fps=%g steps=%d client=%r", handle.session_id, world.world_id, s.width,
+                 s.height, s.encoding, s.pacing, s.target_fps, s.steps, request.client_name)
+        return handle
+
+    def close_session(self, handle: SessionHandle) -> None:
+        if self._sessions.pop(handle.session_id, None) is not None:
+            self.store.detach(handle.world)
+
+    def begin_shutdown(self) -> None:
+        """Refuse new sessions and worlds from now on."""
+        self._closing = True
+
+    def shutdown(self) -> None:
+        """Stop the worker threads (after the sessions have ended)."""
+        self._closing = True
+        self.worker.shutdown(wait=True)

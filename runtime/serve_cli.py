@@ -1,0 +1,83 @@
+"""``latentstage serve``: run the gRPC server (see docs/service.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+import typer
+
+log = logging.getLogger(__name__)
+
+
+def default_snapshot_dir() -> Path:
+    """``$XDG_DATA_HOME/latentstage/snapshots`` (``~/.local/share/...`` by default)."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "latentstage" / "snapshots"
+
+
+def parse_size(text: str, option: str = "--max-size") -> tuple[int, int]:
+    """``"WxH"`` as (W, H) pixels."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected WIDTHxHEIGHT, e.g. 1920x1080",
+                                 param_hint=option) from None
+    if w < 1 or h < 1:
+        raise typer.BadParameter(f"{text!r}: width and height must be positive", param_hint=option)
+    return w, h
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind. Use TLS and a token beyond "
+                             "localhost."),
+    port: int = typer.Option(50051, min=0, max=65535, help="Port (0 = any free port)."),
+    model: str = typer.Option("bundled", help="Checkpoint directory, engine bundle or 'bundled'."),
+    backend: str = typer.Option("torch", help="Backend: torch, onnxruntime, tensorrt."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
+    max_sessions: int = typer.Option(8, min=1, help="Concurrent sessions."),
+    max_worlds: int = typer.Option(16, min=1, help="Worlds held in memory."),
+    max_size: str = typer.Option("3840x2160", help="Largest frame WIDTHxHEIGHT; sets the "
+                                 "gRPC message limits."),
+    max_fps: float = typer.Option(240.0, min=1.0, help="Highest target fps a client may ask."),
+    memory_capacity: int = typer.Option(262_144, min=1024, help="Latent memory points per world."),
+    snapshot_dir: Path = typer.Option(None, help="Snapshot folder (default "
+                                      "$XDG_DATA_HOME/latentstage/snapshots)."),
+    metrics_port: int = typer.Option(None, min=0, max=65535,
+                                     help="Serve Prometheus /metrics on this port."),
+    tls_cert: Path = typer.Option(None, exists=True, dir_okay=False, help="PEM certificate chain."),
+    tls_key: Path = typer.Option(None, exists=True, dir_okay=False, help="PEM private key."),
+    token_file: Path = typer.Option(None, exists=True, dir_okay=False,
+                                    help="Bearer tokens, one per line; clients must send one."),
+    grace: float = typer.Option(5.0, min=0.0, help="Seconds streams get to end on shutdown."),
+    threads: int = typer.Option(None, min=1, help="Torch CPU threads (default on a CPU device: "
+                                "cores - 1, leaving one to gRPC and encoding)."),
+) -> None:
+    """Serve camera sessions over gRPC until SIGINT/SIGTERM (then shut down gracefully)."""
+    from latentstage.runtime.errors import Incompatible, InvalidInput, NotFound
+    from latentstage.runtime.server import ServerConfig, build_hub
+    from latentstage.runtime.server import serve as run
+    from latentstage.runtime.types import Limits
+
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("give both --tls-cert and --tls-key, or neither",
+                                 param_hint="--tls-cert/--tls-key")
+    w, h = parse_size(max_size)
+    limits = Limits(max_width=w, max_height=h, max_sessions=max_sessions, max_worlds=max_worlds,
+                    max_fps=max_fps, memory_capacity=memory_capacity)
+    config = ServerConfig(host=host, port=port, model=model, backend=backend, device=device,
+                          limits=limits, snapshot_dir=snapshot_dir or default_snapshot_dir(),
+                          metrics_port=metrics_port, tls_cert=tls_cert, tls_key=tls_key,
+                          token_file=token_file, grace_s=grace, threads=threads)
+    if host not in ("127.0.0.1", "localhost", "::1") and (tls_cert is None or token_file is None):
+        log.warning("event=insecure_bind host=%s tls=%s auth=%s: anyone who can reach this "
+                    "address can use the server", host, tls_cert is not None,
+                    token_file is not None)
+    try:
+        hub = build_hub(config)
+        asyncio.run(run(config, hub))
+    except (InvalidInput, NotFound, Incompatible) as exc:
+        typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None

@@ -1,0 +1,211 @@
+"""The gRPC server: the LatentStage service, health checking, reflection, auth, TLS, metrics.
+
+Message-size limits are set for the largest frame the server allows, so no frame is ever
+chunked: the send limit is raw RGBA8 at ``--max-size`` plus 64 KiB of headroom (33.2 MB at
+3840x2160), and the receive limit fits a seed image and its float32 depth at that size plus
+1 MiB (67.4 MB at 3840x2160). Larger requests fail with RESOURCE_EXHAUSTED.
+
+Shutdown (:meth:`RunningServer.stop`): health goes NOT_SERVING, new sessions get UNAVAILABLE,
+every open stream receives an ``EVENT_SERVER_SHUTTING_DOWN`` and ends, then
+``server.stop(grace)`` cancels whatever is still running after ``grace`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from latentstage.runtime.auth import BearerTokenInterceptor, read_tokens
+from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.metrics import ServerMetrics
+from latentstage.runtime.scheduler import RunnerConfig
+from latentstage.runtime.service import LatentStageServicer
+from latentstage.runtime.types import Limits
+from latentstage.v1 import service_pb2 as pb
+from latentstage.v1 import service_pb2_grpc as pb_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["LatentStage"].full_name  # latentstage.v1.LatentStage
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``latentstage serve`` configures."""
+
+    host: str = "127.0.0.1"  # bind address; localhost unless asked
+    port: int = 50051  # 0 = any free port
+    model: str = "bundled"  # checkpoint directory, engine bundle or "bundled"
+    backend: str = "torch"  # backend name (runtime.backends)
+    device: str = "auto"  # auto, cpu or cuda[:N]
+    limits: Limits = field(default_factory=Limits)  # sizes, sessions, worlds
+    snapshot_dir: Path = Path("snapshots")  # where SaveWorld writes and LoadWorld reads
+    metrics_port: int | None = None  # Prometheus /metrics port; None = off
+    tls_cert: Path | None = None  # PEM certificate chain; with tls_key enables TLS
+    tls_key: Path | None = None  # PEM private key
+    token_file: Path | None = None  # bearer tokens, one per line; None = no auth
+    grace_s: float = 5.0  # seconds streams get to finish on shutdown
+    threads: int | None = None  # torch CPU threads; None = cores - 1 on a CPU device
+    runner: RunnerConfig = field(default_factory=RunnerConfig)  # scheduler knobs
+
+
+def channel_options(limits: Limits) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_send_message_length", limits.max_send_bytes),
+        ("grpc.max_receive_message_length", limits.max_receive_bytes),
+        ("grpc.so_reuseport", 0),  # a second server on the same port fails instead of sharing it
+        ("grpc.keepalive_time_ms", 30_000),  # ping idle clients so dead ones free their sessions
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+def _credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise InvalidInput("tls", (config.tls_cert, config.tls_key),
+                           "both --tls-cert and --tls-key, or neither")
+    if config.tls_cert is None:
+        return None
+    try:
+        key, cert = Path(config.tls_key).read_bytes(), Path(config.tls_cert).read_bytes()
+    except OSError as exc:
+        raise InvalidInput("tls", exc.filename, f"readable PEM files ({exc.strerror})") from None
+    return grpc.ssl_server_credentials([(key, cert)])
+
+
+@dataclass
+class RunningServer:
+    """A started server and its parts."""
+
+    server: grpc.aio.Server
+    servicer: LatentStageServicer
+    health: health.aio.HealthServicer
+    hub: object  # latentstage.runtime.hub.Hub
+    metrics: ServerMetrics
+    port: int  # the bound port
+    metrics_http: object | None = None  # prometheus HTTP server, if any
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Graceful shutdown (see the module docstring); returns within about ``grace`` s."""
+        log.info("event=shutdown_begin sessions=%d grace_s=%g", len(self.servicer.runners), grace)
+        await self.health.enter_graceful_shutdown()
+        self.hub.begin_shutdown()
+        await self.servicer.shutdown_sessions()
+        await self.server.stop(grace)
+        await asyncio.get_running_loop().run_in_executor(None, self.hub.shutdown)
+        if self.metrics_http is not None:
+            self.metrics_http[0].shutdown()
+        log.info("event=shutdown_done")
+
+
+async def start_server(hub, config: ServerConfig) -> RunningServer:
+    """Start serving ``hub`` per ``config`` (binds, health SERVING). Call from a running loop."""
+    limits = hub.limits
+    interceptors = []
+    if config.token_file is not None:
+        interceptors.append(BearerTokenInterceptor(read_tokens(config.token_file)))
+    hub.auth_required = config.token_file is not None
+    server = grpc.aio.server(interceptors=interceptors, options=channel_options(limits))
+    metrics = ServerMetrics()
+    metrics.bind(lambda: hub.session_count, lambda: len(hub.store), hub.memory_bytes)
+    servicer = LatentStageServicer(hub, metrics, config.runner)
+    pb_grpc.add_LatentStageServicer_to_server(servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    address = f"{config.host}:{config.port}"
+    creds = _credentials(config)
+    try:
+        port = (server.add_secure_port(address, creds) if creds is not None
+                else server.add_insecure_port(address))
+    except RuntimeError as exc:
+        raise InvalidInput("port", address, f"an address this process can bind ({exc})") from None
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    http = None
+    if config.metrics_port is not None:
+        http = metrics.serve_http(config.metrics_port, config.host)
+    log.info("event=listening host=%s port=%d tls=%s auth=%s model=%s device=%s "
+             "max_size=%dx%d max_sessions=%d metrics_port=%s", config.host, port,
+             creds is not None, config.token_file is not None, hub.model.model_id,
+             hub.model.device, limits.max_width, limits.max_height, limits.max_sessions,
+             config.metrics_port)
+    return RunningServer(server, servicer, health_servicer, hub, metrics, port, http)
+
+
+def build_hub(config: ServerConfig):
+    """Load the model and build the hub (imports torch)."""
+    from latentstage.runtime.hub import Hub
+
+    return Hub.load(config.model, config.backend, config.device, config.limits,
+                    config.snapshot_dir, threads=config.threads)
+
+
+async def serve(config: ServerConfig, hub=None) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down gracefully."""
+    hub = hub or build_hub(config)
+    running = await start_server(hub, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("event=signal_received")
+    await running.stop(config.grace_s)
+
+
+class ServerThread:
+    """A server on its own event loop in a background thread, for benchmarks, tests and
+    notebooks: ``with ServerThread(hub, config) as st: connect to st.target``."""
+
+    def __init__(self, hub, config: ServerConfig | None = None):
+        import threading
+
+        self.hub = hub
+        self.config = config or ServerConfig(port=0)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                        name="latentstage-server")
+        self.running: RunningServer | None = None
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    @property
+    def target(self) -> str:
+        return f"{self.config.host}:{self.port}"
+
+    def call(self, coro, timeout: float | None = 60):
+        """Run ``coro`` on the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        self.running = self.call(start_server(self.hub, self.config))
+        return self
+
+    def stop(self, grace: float = 2.0) -> None:
+        if self.running is not None:
+            self.call(self.running.stop(grace), timeout=grace + 60)
+            self.running = None
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+            self.loop.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
