@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint render clean
+.PHONY: setup demo flythrough test lint clean
 
 setup: $(STAMP)
 
@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-# The main job: the interim demo renders a procedural world fly-through (frames, depth, sky,
-# cameras.json and an mp4).
+# The main job: the bundled model flies away from a seed frame and back (demo.mp4, report.json).
 demo: $(STAMP)
+	$(BIN)/latentstage demo --out out/demo
+
+# A procedural world fly-through with ground truth (frames, depth, sky, cameras.json, mp4).
+flythrough: $(STAMP)
 	$(BIN)/latentstage worlds render --seed 7 --kind indoor --trajectory loop --frames 120 \
 		--size 256x256 --out out/flythrough --video
 

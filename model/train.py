@@ -63,7 +63,8 @@ class Progress:
     step: int  # steps done
     loss: float  # smoothed total loss
     samples_per_s: float  # throughput
-    extra: dict = field(default_factory=dict)  # per-term losses
+    extra: dict = field(default_factory=dict)  # per-term losses, smoothed
+    raw: dict = field(default_factory=dict)  # per-term losses of this step alone
 
 
 def _lr(step: int, total: int, peak: float) -> float:
@@ -156,15 +157,15 @@ def _loop(cfg: TrainConfig, out: Path, model: WorldModel, params, step_fn, names
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        for k, v in terms.items():
-            value = float(v.detach())
+        raw = {k: float(v.detach()) for k, v in terms.items()}
+        for k, value in raw.items():
             smooth[k] = 0.98 * smooth.get(k, value) + 0.02 * value
         done += 1
         if step % 10 == 0 or step == cfg.steps - 1:
             history.append([step] + [smooth[n] for n in names])
         if report is not None:
             rate = done * cfg.batch / (time.perf_counter() - t_start)
-            report(Progress(step + 1, sum(smooth.values()), rate, dict(smooth)))
+            report(Progress(step + 1, sum(smooth.values()), rate, dict(smooth), raw))
         if (step + 1) % cfg.checkpoint_every == 0 or step == cfg.steps - 1:
             _save_state(out, cfg.stage, step + 1, model, opt, history)
             plot_losses(history, names, out / f"loss_{cfg.stage}.png", f"{cfg.stage} training")

@@ -64,7 +64,7 @@ def memory_bench(
     from latentstage.runtime.bench_memory import conditioning, scaling
 
     dev = resolve_device(device)
-    console = Console()
+    console = Console(width=max(Console().width, 150))
     try:
         size_list = [int(s) for s in sizes.split(",")]
     except ValueError as exc:
