@@ -125,6 +125,8 @@ def evaluate(
     size: str = typer.Option("", help="WxH (default: the model's native size)."),
     steps: int = typer.Option(0, min=0, max=4, help="Sampler steps (0: the model's default)."),
     scale: float = typer.Option(1.0, min=0.01, max=1.0, help="Shorten the builtin suite."),
+    update_card: bool = typer.Option(
+        False, "--update-card", help="Record the results in the checkpoint's config and card."),
 ) -> None:
     """Evaluate on held-out worlds with no memory, an RGB point cloud and the latent memory."""
     import json
@@ -147,7 +149,16 @@ def evaluate(
         task = bar.add_task("evaluating", total=total, info="")
         report = run(model, cases, wh, steps or model.config.sampler_steps, dev, out,
                      tick=lambda name: bar.update(task, advance=1, info=name))
+    report["command"] = "latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    (out / "report.json").write_text(json.dumps(report, indent=2))
     _print_report(report)
+    if update_card:
+        from latentstage.model.card import record_eval
+        from latentstage.model.world_model import bundled_checkpoint_dir
+
+        path = bundled_checkpoint_dir() if model_dir in ("", "bundled") else Path(model_dir)
+        record_eval(model, path, report)
+        console.print(f"recorded the results in {path / 'config.json'} and README.md")
     console.print(f"report: {out / 'report.json'}")
 
 

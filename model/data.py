@@ -98,3 +98,18 @@ def build_clips(
             progress(i + 1)
     return Clips(torch.stack(rgbs), torch.stack(depths), torch.stack(skies), np.stack(poses),
                  used, kinds, k, stride)
+
+
+def heldout_frames(size: tuple[int, int], count: int = 8) -> torch.Tensor:
+    """``count`` ground-truth frames of held-out worlds (half indoor, half outdoor), [N,3,H,W]
+    float in [0, 1]. Deterministic: the autoencoder's recorded PSNR is measured on these."""
+    from latentstage.model.worlds import make_scene, make_trajectory, render
+
+    k = Intrinsics.from_fov(DEFAULT_FOV, *size)
+    frames = []
+    for i in range(count):
+        seed = EVAL_SEED_BASE + 100 + i
+        scene = make_scene(seed, "indoor" if i % 2 == 0 else "outdoor")
+        traj = make_trajectory("walk", scene, frames=8, seed=seed)
+        frames.append(render(scene, k, traj.c2w[4]).rgb[0].clamp(0, 1))
+    return torch.stack(frames)

@@ -301,3 +301,10 @@ def evaluate(model, cases: list[EvalCase], size: tuple[int, int], steps: int,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+@torch.inference_mode()
+def autoencoder_psnr(model, frames: torch.Tensor) -> float:
+    """Mean PSNR (dB) of ``decode(encode(x))`` over frames [N, 3, H, W] in [0, 1]."""
+    return float(np.mean([psnr(model.decode(model.encode(f[None]))[0].clamp(0, 1), f)
+                          for f in frames]))

@@ -239,7 +239,7 @@ def _make_sample(rng: random.Random, clips: Clips, latents, model, device) -> _S
     s = rng.randrange(len(clips))
     t_len = clips.rgb.shape[1]
     mode = rng.choices(["gt", "self", "empty"], weights=[0.4, 0.5, 0.1])[0]
-    memory = LatentMemory(model.latent_spec(), MemoryConfig(capacity=65_536), device)
+    memory = LatentMemory(model.latent_spec(), MemoryConfig(capacity=8192), device)
     seed_t = rng.randrange(t_len)
     target = rng.randrange(t_len)
     rollout: list[int] = []

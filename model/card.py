@@ -1,0 +1,98 @@
+"""The model card (``README.md`` next to the weights) and the eval summary in ``config.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from latentstage.model.data import heldout_frames
+from latentstage.model.eval import autoencoder_psnr
+
+
+def record_eval(model, checkpoint: Path, report: dict) -> dict:
+    """Store the eval summary and the autoencoder's held-out PSNR in the training record,
+    save the checkpoint (weights unchanged, so the model id is too) and write the card."""
+    training = dict(model.config.training or {})
+    size = tuple(model.config.native_size)
+    training["eval"] = {
+        "autoencoder_psnr_db": autoencoder_psnr(model, heldout_frames(size)),
+        "autoencoder_psnr_frames": "model.data.heldout_frames(native_size), 8 frames",
+        "aggregate": report["aggregate"],
+        "targets": report["targets"],
+        "suite": report["cases"],
+        "command": report.get("command", ""),
+    }
+    model.set_training_record(training)
+    model.save_pretrained(checkpoint)
+    write_card(model, checkpoint)
+    return training["eval"]
+
+
+def _fmt(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def write_card(model, checkpoint: Path) -> Path:
+    """Write ``README.md``: data, commands, eval numbers and limits, from the config."""
+    cfg = model.config
+    training = cfg.training or {}
+    lines = [
+        f"# {cfg.architecture}: the LatentStage reference world model",
+        "",
+        f"Model id `{model.model_id}`. Native size {cfg.native_size[0]}x{cfg.native_size[1]}, "
+        f"latent {cfg.latent['channels']} channels at stride {cfg.latent['stride']}, "
+        f"{cfg.sampler_steps} sampler steps by default.",
+        "",
+        "**It knows only procedural worlds.** It was trained by this repository's own code on "
+        "its procedural indoor rooms and outdoor scenes (`latentstage.model.worlds`), on "
+        "training seeds only; it has never seen a photograph and will not generate one. Bring "
+        "larger models through the same checkpoint contract and `latentstage export`.",
+        "",
+        "## Networks",
+        f"- autoencoder: `{json.dumps(cfg.autoencoder)}`",
+        f"- generator: `{json.dumps(cfg.generator)}`",
+        "",
+        "## Training",
+    ]
+    for stage in ("autoencoder", "generator"):
+        rec = training.get(stage)
+        if not rec:
+            continue
+        conf = rec.get("config", {})
+        losses = ", ".join(f"{k} {_fmt(v, 5)}" for k, v in (rec.get("final_losses") or {}).items())
+        lines += [
+            f"### {stage}",
+            f"- command: `{conf.get('command', '')}`",
+            f"- device: {rec.get('device')}; steps: {rec.get('steps')}; batch {conf.get('batch')}; "
+            f"wall time {_fmt((rec.get('wall_seconds') or 0) / 60, 1)} min",
+            f"- data: {conf.get('clips')} procedural clips x {conf.get('clip_frames')} frames at "
+            f"{conf.get('size')}, world seeds from 0 (held-out seeds start at 1,000,000)",
+            f"- final losses (smoothed): {losses}",
+        ]
+    ev = training.get("eval")
+    if ev:
+        lines += ["", "## Evaluation (held-out worlds; `latentstage eval --suite builtin`)",
+                  f"- command: `{ev.get('command', '')}`",
+                  f"- autoencoder PSNR on held-out frames: {_fmt(ev['autoencoder_psnr_db'])} dB",
+                  "", "| memory | PSNR | SSIM | revisit PSNR | PSNR at revisits | depth AbsRel "
+                  "| fps |", "|---|---|---|---|---|---|---|"]
+        for mem, row in ev["aggregate"].items():
+            lines.append(f"| {mem} | {_fmt(row['psnr'])} | {_fmt(row['ssim'], 3)} | "
+                         f"{_fmt(row['revisit_psnr'])} | {_fmt(row['revisit_gt_psnr'])} | "
+                         f"{_fmt(row['depth_absrel'], 3)} | {_fmt(row['fps'], 1)} |")
+        lines += ["", "| target (held-out loops) | value | goal | met |", "|---|---|---|---|"]
+        for name, row in ev["targets"].items():
+            lines.append(f"| {name} | {_fmt(row['value'])} | {row['goal']} | {row['met']} |")
+    lines += [
+        "",
+        "## Limits",
+        "- Procedural worlds only (see above); low resolution by design so that it trains and "
+        "runs on a CPU.",
+        "- Trained on a CPU within one working session: it is undertrained. Retrain on a GPU "
+        "with the commands above and more steps and clips.",
+        "- Unseen regions are filled with a blurry average: the generator is small and sampled "
+        "with few steps.",
+    ]
+    path = checkpoint / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
