@@ -139,7 +139,10 @@ def _decorate(b: SceneBuilder, room: Room) -> None:
     rng = b.rng
     for _ in range(rng.integers(0, 3)):
         size = rng.uniform([1.2, 0.9], [3.2, 2.2])
-        c = rng.uniform(room.lo[:2] + size.max() / 2, room.hi[:2] - size.max() / 2)
+        lo, hi = room.lo[:2] + size.max() / 2, room.hi[:2] - size.max() / 2
+        if np.any(hi < lo):  # the rug does not fit this room
+            continue
+        c = rng.uniform(lo, hi)
         if np.all(np.isfinite(c)):
             b.box((c[0], c[1], 0.008), (size[0] / 2, size[1] / 2, 0.008), b.material("furniture"),
                   room.cell, yaw=float(rng.choice([0.0, rng.uniform(0, math.pi)])), shadow=False)

@@ -235,3 +235,11 @@ def test_shadow_grids_match_the_dense_shadow_test(indoor, outdoor):
             dense = any_hit(ct.casters, *args)
             assert torch.equal(any_hit(ct.casters, *args, grid=grid), dense)
             assert dense.any() and not dense.all()
+
+
+@pytest.mark.parametrize("kind", ["indoor", "outdoor"])
+def test_every_seed_builds(kind):
+    """Regression: some small rooms once had no space for a rug (seed 22 raised)."""
+    for seed in [22, 1_000_100, 1_000_102, 1_000_104, *range(40)]:
+        scene = make_scene(seed, kind)
+        assert scene.bounds.shape == (2, 3)
