@@ -185,13 +185,25 @@ def demo(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     frames: int = typer.Option(240, min=8, help="Frames of the loop (leaves and returns)."),
     seed: int = typer.Option(0, min=0, help="Noise seed (frames are deterministic for it)."),
-    model_dir: str = typer.Option("bundled", "--model", help="Checkpoint directory."),
+    model_dir: str = typer.Option("bundled", "--model",
+                                  help="Checkpoint directory (torch) or engine bundle."),
+    backend: str = typer.Option("torch", help="torch, onnxruntime or tensorrt."),
 ) -> None:
     """Fly away from a seed frame and back; write demo.mp4, report.json and a plot."""
     from latentstage.model.demo import run_demo
 
     dev = _device(device)
-    model = _load_model(model_dir, dev)
+    if backend == "torch":
+        model = _load_model(model_dir, dev)
+    else:
+        from latentstage.runtime.backends import load_backend
+        from latentstage.runtime.errors import CorruptFile, Incompatible, InvalidInput, NotFound
+
+        try:
+            model = load_backend(backend, model_dir, dev)
+        except (NotFound, CorruptFile, Incompatible, InvalidInput) as exc:
+            console.print(f"[red]cannot load {model_dir!r} with {backend}: {exc}[/red]")
+            raise typer.Exit(2) from exc
     with _progress() as bar:
         task = bar.add_task("generating", total=frames, info="")
         report = run_demo(model, out, dev, frames=frames, seed=seed,
