@@ -28,7 +28,7 @@ from pytorch_msssim import ssim
 from latentstage.model.data import DEFAULT_FOV, EVAL_SEED_BASE
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.memory import LatentMemory, MemoryConfig, Readout
-from latentstage.runtime.pipeline import build_cond, frame_seed
+from latentstage.runtime.pipeline import anchor_to_memory, build_cond, frame_seed, write_confidence
 from latentstage.runtime.rgb_memory import RGBPointCloudMemory
 from latentstage.runtime.sampler import sample
 
@@ -100,7 +100,7 @@ class _Conditioner:
         covered = (cov > 0.5).float()
         return Readout(feats * covered, depth * covered, covered, torch.zeros_like(covered))
 
-    def write(self, latent, depth, rgb, k: Intrinsics, c2w, sky=None) -> None:
+    def write(self, latent, depth, rgb, k: Intrinsics, c2w, sky=None, confidence=None) -> None:
         if self.rgb is not None:
             full_depth = F.interpolate(depth[None, None], scale_factor=self.stride,
                                        mode="nearest")[0, 0]
@@ -110,7 +110,8 @@ class _Conditioner:
             return
         if self.kind == "none":
             self.latent.clear()  # only the previous frame is kept
-        self.latent.write(latent, depth, k, c2w, sky_mask=sky)
+            confidence = None
+        self.latent.write(latent, depth, k, c2w, sky_mask=sky, confidence=confidence)
 
 
 @dataclass
@@ -148,8 +149,10 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
         cond = build_cond(readout, k, c2w, spec.stride)
         latent, depth = sample(model.denoise, cond, steps, frame_seed(seed, i),
                                (1, spec.channels, *cond.shape[-2:]))
+        latent, depth = anchor_to_memory(latent, depth, readout, 1.0)
         rgb = model.decode(latent)[0].clamp(0, 1)
-        cond_mem.write(latent[0], depth[0, 0], rgb, k, c2w)
+        cond_mem.write(latent[0], depth[0, 0], rgb, k, c2w,
+                       confidence=write_confidence(readout, 1.0))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         seconds += time.perf_counter() - start

@@ -61,7 +61,7 @@ class MemoryConfig:
 
     capacity: int = 262_144  # maximum number of stored points (voxels)
     voxel_base: float = 1.0 / 128  # metres: voxel size at level 0; level L is base * 2**L
-    voxel_scale: float = 1.0  # voxel size relative to the token footprint depth / fx'
+    voxel_scale: float = 0.5  # voxel size relative to the token footprint depth / fx'
     near: float = 0.05  # metres: tokens and points closer than this are ignored
     far: float = 500.0  # metres: tokens beyond this go to the environment latent
     max_weight: float = 16.0  # cap on accumulated confidence so old entries can still adapt

@@ -54,6 +54,27 @@ def build_cond(readout: Readout, intrinsics: Intrinsics, c2w: np.ndarray, stride
                  readout.sky[None], rays[None])
 
 
+def anchor_to_memory(latent: torch.Tensor, depth: torch.Tensor, readout: Readout,
+                     strength: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pull the generated latent [1,C,h,w] and depth [1,1,h,w] toward the memory where it
+    covers: ``x += strength * coverage * (memory - x)``. With strength 1 a place the memory
+    holds is reproduced exactly (the generator only fills what the memory lacks); sky pixels
+    keep the generated depth, since the environment latent has none."""
+    if strength <= 0:
+        return latent, depth
+    cov = readout.coverage[None, None] * strength  # [1, 1, h, w]
+    latent = latent + cov * (readout.features[None] - latent)
+    points = cov * (1 - readout.sky[None, None])
+    depth = depth + points * (readout.depth[None, None] - depth)
+    return latent, depth
+
+
+def write_confidence(readout: Readout, strength: float) -> torch.Tensor:
+    """[h, w] write weights: what the memory already held (and the frame copied from it) is
+    not written back, so repeated readout interpolation never blurs what is stored."""
+    return 1 - strength * readout.coverage
+
+
 def frame_seed(seed: int, frame_index: int) -> int:
     """The noise seed of one frame: deterministic for (seed, frame), distinct across frames."""
     return (seed * 1_000_003 + frame_index) % (2**63)
@@ -63,11 +84,12 @@ class FramePipeline:
     """Readout, generate, decode and write for one camera on one world."""
 
     def __init__(self, model: Backend, memory: LatentMemory, steps: int = 2,
-                 seed: int = 0):
+                 seed: int = 0, memory_anchor: float = 1.0):
         self.model = model
         self.memory = memory
         self.steps = steps
         self.seed = seed
+        self.memory_anchor = memory_anchor  # 0..1: how strictly covered places are kept
         self.stride = memory.spec.stride
 
     def _sync(self) -> float:
@@ -101,11 +123,13 @@ class FramePipeline:
         shape = (1, self.memory.spec.channels, h, w)
         latent, depth = sample(self.model.denoise, cond, steps or self.steps,
                                frame_seed(self.seed, frame_index), shape)
+        latent, depth = anchor_to_memory(latent, depth, readout, self.memory_anchor)
         t2 = self._sync()
         rgb = self.model.decode(latent)[0].clamp(0, 1)
         t3 = self._sync()
         if write:
-            self.memory.write(latent[0], depth[0, 0], intrinsics, c2w, dynamic_mask=dynamic_mask)
+            self.memory.write(latent[0], depth[0, 0], intrinsics, c2w, dynamic_mask=dynamic_mask,
+                              confidence=write_confidence(readout, self.memory_anchor))
         t4 = self._sync()
         timing = FrameTiming(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)
         return FrameOutput(rgb, latent[0], depth[0, 0], readout, timing)
