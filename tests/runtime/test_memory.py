@@ -133,7 +133,7 @@ def _seen_from(pose_b, depth_b, pose_a, depth_a, k: Intrinsics) -> torch.Tensor:
 def test_revisit_is_identical_after_other_writes(lowfreq_scene):
     """The start view reads the same after 2,000 writes elsewhere (within capacity)."""
     loop = make_trajectory("loop", lowfreq_scene, frames=40, seed=1)
-    memory = LatentMemory(SPEC, MemoryConfig(capacity=200_000))
+    memory = LatentMemory(SPEC, MemoryConfig(capacity=800_000))
     write_views(memory, lowfreq_scene, [loop.c2w[0]])
     before = memory.readout(K128, loop.c2w[0], 16, 16)
     frames = [latent_frame(lowfreq_scene, K128, c2w) for c2w in loop.c2w[:20]]
