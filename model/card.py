@@ -21,6 +21,7 @@ def record_eval(model, checkpoint: Path, report: dict) -> dict:
         "targets": report["targets"],
         "suite": report["cases"],
         "command": report.get("command", ""),
+        "runs": report.get("merged_from", []),
     }
     model.set_training_record(training)
     model.save_pretrained(checkpoint)
@@ -73,6 +74,7 @@ def write_card(model, checkpoint: Path) -> Path:
     if ev:
         lines += ["", "## Evaluation (held-out worlds; `latentstage eval --suite builtin`)",
                   f"- command: `{ev.get('command', '')}`",
+                  *(f"  - from: `{run}`" for run in ev.get("runs", [])),
                   f"- autoencoder PSNR on held-out frames: {_fmt(ev['autoencoder_psnr_db'])} dB",
                   "", "| memory | PSNR | SSIM | revisit PSNR | PSNR at revisits | depth AbsRel "
                   "| fps |", "|---|---|---|---|---|---|---|"]

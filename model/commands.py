@@ -162,6 +162,37 @@ def evaluate(
     console.print(f"report: {out / 'report.json'}")
 
 
+def eval_merge(
+    reports: list[Path] = typer.Argument(..., help="report.json files of disjoint cases."),
+    out: Path = typer.Option(..., "--out", help="Where to write the merged report.json."),
+    model_dir: str = typer.Option("bundled", "--model", help="Checkpoint the runs used."),
+    update_card: bool = typer.Option(
+        False, "--update-card", help="Record the results in the checkpoint's config and card."),
+) -> None:
+    """Merge eval reports of disjoint cases (e.g. indoor and outdoor run in parallel)."""
+    import json
+
+    from latentstage.model.eval import merge_reports
+
+    try:
+        loaded = [json.loads(p.read_text()) for p in reports]
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="REPORTS") from exc
+    report = merge_reports(loaded)
+    report["command"] = "latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    _print_report(report)
+    if update_card:
+        from latentstage.model.card import record_eval
+        from latentstage.model.world_model import bundled_checkpoint_dir
+
+        model = _load_model(model_dir, _device("cpu"))
+        path = bundled_checkpoint_dir() if model_dir in ("", "bundled") else Path(model_dir)
+        record_eval(model, path, report)
+        console.print(f"recorded the results in {path / 'config.json'} and README.md")
+
+
 def _print_report(report: dict) -> None:
     from rich.table import Table
 

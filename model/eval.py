@@ -311,3 +311,14 @@ def autoencoder_psnr(model, frames: torch.Tensor) -> float:
     """Mean PSNR (dB) of ``decode(encode(x))`` over frames [N, 3, H, W] in [0, 1]."""
     return float(np.mean([psnr(model.decode(model.encode(f[None]))[0].clamp(0, 1), f)
                           for f in frames]))
+
+
+def merge_reports(reports: list[dict]) -> dict:
+    """One report from several runs of disjoint cases (e.g. run in parallel processes)."""
+    merged = dict(reports[0])
+    merged["cases"] = [c for r in reports for c in r["cases"]]
+    merged["results"] = {k: v for r in reports for k, v in r["results"].items()}
+    merged["aggregate"] = aggregate(merged["results"])
+    merged["targets"] = targets(merged["results"])
+    merged["merged_from"] = [r.get("command", "") for r in reports]
+    return merged
