@@ -72,7 +72,10 @@ def write_card(model, checkpoint: Path) -> Path:
         ]
     ev = training.get("eval")
     if ev:
-        lines += ["", "## Evaluation (held-out worlds; `latentstage eval --suite builtin`)",
+        runs = sorted({(c["trajectory"], c["frames"]) for c in ev.get("suite", [])})
+        cases = ", ".join(f"{t} {n} frames" for t, n in runs)
+        lines += ["", "## Evaluation (held-out worlds, indoor and outdoor)",
+                  f"- cases: {cases}",
                   f"- command: `{ev.get('command', '')}`",
                   *(f"  - from: `{run}`" for run in ev.get("runs", [])),
                   f"- autoencoder PSNR on held-out frames: {_fmt(ev['autoencoder_psnr_db'])} dB",
