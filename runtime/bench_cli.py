@@ -16,16 +16,14 @@ bench_app = typer.Typer(help="Benchmarks (ratios measured in one run).", no_args
 
 
 def resolve_device(device: str):
-    """``auto``/``cpu``/``cuda`` to a torch device, with a clear error when CUDA is absent."""
-    import torch
+    """``auto``/``cpu``/``cuda[:N]`` to a torch device; a bad value is a CLI error on --device."""
+    from latentstage.runtime.errors import InvalidInput
+    from latentstage.runtime.hub import resolve_device as resolve
 
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise typer.BadParameter("CUDA is not available on this machine", param_hint="--device")
-    if device not in ("cpu",) and not device.startswith("cuda"):
-        raise typer.BadParameter(f"{device!r}: expected auto, cpu or cuda", param_hint="--device")
-    return torch.device(device)
+    try:
+        return resolve(device)
+    except InvalidInput as exc:
+        raise typer.BadParameter(str(exc), param_hint="--device") from exc
 
 
 def device_name(device) -> str:
