@@ -25,11 +25,12 @@ console = Console()
 
 def parse_size(value: str, option: str = "--size") -> tuple[int, int]:
     """``WxH`` to (width, height), multiples of 8, with an error naming the option."""
+    from latentstage.model.worlds.io import parse_size as parse
+
     try:
-        w, h = (int(v) for v in value.lower().split("x"))
+        w, h = parse(value)
     except ValueError as exc:
-        raise typer.BadParameter(f"{value!r}: expected WxH, e.g. 128x128", param_hint=option
-                                 ) from exc
+        raise typer.BadParameter(str(exc), param_hint=option) from exc
     if w < 8 or h < 8 or w % 8 or h % 8:
         raise typer.BadParameter(f"{value!r}: width and height must be multiples of 8 (>= 8)",
                                  param_hint=option)
