@@ -199,12 +199,16 @@ def _print_report(report: dict) -> None:
 
     table = Table(title="Aggregate over cases")
     table.add_column("memory")
-    for col in ("PSNR", "SSIM", "revisit PSNR", "PSNR at revisits", "depth AbsRel", "fps"):
+    columns = {"psnr": "PSNR", "ssim": "SSIM", "revisit_psnr": "revisit PSNR",
+               "revisit_gt_psnr": "PSNR at revisits",
+               "revisit_gt_psnr_seen": "at revisits, seed-seen px",
+               "revisit_gt_psnr_unseen": "at revisits, generated px",
+               "depth_absrel": "depth AbsRel", "fps": "fps"}
+    for col in columns.values():
         table.add_column(col, justify="right")
     for mem, row in report["aggregate"].items():
-        table.add_row(mem, *(f"{row[k]:.3f}" if row[k] is not None else "-"
-                             for k in ("psnr", "ssim", "revisit_psnr", "revisit_gt_psnr",
-                                       "depth_absrel", "fps")))
+        table.add_row(mem, *(f"{row[k]:.3f}" if row.get(k) is not None else "-"
+                             for k in columns))
     console.print(table)
     for name, row in report["targets"].items():
         value = "-" if row["value"] is None else f"{row['value']:.2f}"

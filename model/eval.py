@@ -11,6 +11,10 @@ Every run starts from the same seed frame (ground truth encoded at the first pos
 PSNR and SSIM against ground truth (``pytorch-msssim``), revisit consistency (PSNR between
 the frames generated at the same pose before and after a detour, bucketed by the frames in
 between), depth AbsRel at latent resolution, and frames per second.
+
+Ground-truth PSNR on revisited frames is also split by where the pixels came from: the part
+of the view the seed frame observed (which a memory can only keep, not invent) and the rest,
+which the model generated and cannot know (the worlds are random).
 """
 
 from __future__ import annotations
@@ -106,7 +110,11 @@ class _Conditioner:
                                        mode="nearest")[0, 0]
             if sky is not None and sky.shape == depth.shape:
                 sky = F.interpolate(sky[None, None].float(), scale_factor=self.stride)[0, 0] > 0
-            self.rgb.write(rgb, full_depth, k, c2w, sky_mask=sky)
+            mask = None
+            if confidence is not None:  # the latent memory's write policy, per pixel
+                mask = F.interpolate(confidence[None, None], scale_factor=self.stride,
+                                     mode="nearest")[0, 0] > 0.5
+            self.rgb.write(rgb, full_depth, k, c2w, sky_mask=sky, mask=mask)
             return
         if self.kind == "none":
             self.latent.clear()  # only the previous frame is kept
@@ -123,6 +131,8 @@ class RunResult:
     psnr: list[float]  # per frame, against ground truth
     ssim: list[float]  # per frame, against ground truth
     depth_absrel: list[float]  # per frame, latent resolution, non-sky pixels
+    psnr_seen: list[float | None]  # per frame, pixels the seed frame observed (None: none)
+    psnr_unseen: list[float | None]  # per frame, the other pixels (None: none)
     seconds: float  # generation time (readout, sampler, decode, write), excluding ground truth
 
 
@@ -142,6 +152,7 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
     out = torch.zeros(n, 3, size[1], size[0], dtype=torch.uint8)
     cov = torch.zeros(n, size[1] // spec.stride, size[0] // spec.stride)
     psnrs, ssims, absrel, seconds = [], [], [], 0.0
+    seen_psnr, unseen_psnr = [], []
     for i in range(n):
         c2w = gt["c2w"][i]
         start = time.perf_counter()
@@ -160,6 +171,9 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
         out[i] = (rgb * 255 + 0.5).to(torch.uint8).cpu()
         cov[i] = readout.coverage.cpu()
         psnrs.append(psnr(rgb, target))
+        seen = gt["seen"][i].to(device) if "seen" in gt else None
+        seen_psnr.append(masked_psnr(rgb, target, seen) if seen is not None else None)
+        unseen_psnr.append(masked_psnr(rgb, target, ~seen) if seen is not None else None)
         ssims.append(float(ssim(rgb[None], target[None], data_range=1.0, win_size=7)))
         gt_depth, sky = gt["depth"][i].to(device), gt["sky"][i].to(device)
         valid = ~sky & (gt_depth > 0)
@@ -168,7 +182,29 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
             absrel.append(float(rel))
         if tick is not None:
             tick()
-    return RunResult(out, cov, psnrs, ssims, absrel, seconds)
+    return RunResult(out, cov, psnrs, ssims, absrel, seen_psnr, unseen_psnr, seconds)
+
+
+def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float | None:
+    """PSNR in dB over the pixels of ``mask`` ([H, W] bool); None when it selects none."""
+    n = int(mask.sum())
+    if n == 0:
+        return None
+    mse = ((a - b) ** 2 * mask).sum().item() / (n * a.shape[0])
+    return 10 * math.log10(1 / max(mse, 1e-10))
+
+
+def seed_coverage(gt: dict, model, size: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """[N, H, W] bool: the pixels of each frame that the seed frame observed (its depth
+    lifted into a memory of its own and read back at every pose, sky included)."""
+    spec = model.latent_spec()
+    k = Intrinsics.from_fov(DEFAULT_FOV, *size)
+    h, w = size[1] // spec.stride, size[0] // spec.stride
+    mem = LatentMemory(spec, MemoryConfig(), device)
+    mem.write(torch.zeros(spec.channels, h, w, device=device), gt["depth"][0].to(device), k,
+              gt["c2w"][0], sky_mask=gt["sky"][0].to(device))
+    cov = torch.stack([mem.readout(k, c2w, h, w).coverage.cpu() for c2w in gt["c2w"]])
+    return F.interpolate(cov[:, None], scale_factor=spec.stride, mode="nearest")[:, 0] > 0.5
 
 
 def render_ground_truth(case: EvalCase, size: tuple[int, int], stride: int,
@@ -202,6 +238,11 @@ def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
             buckets[f"{lo}-{hi if hi < 10**9 else 'inf'}"] = {"psnr": float(np.mean(vals)),
                                                                "pairs": len(vals)}
     n = len(result.psnr)
+
+    def at_revisits(values: list[float | None]) -> float | None:
+        vals = [values[j] for _, j in pairs if values[j] is not None]
+        return float(np.mean(vals)) if vals else None
+
     return {
         "frames": n,
         "psnr": float(np.mean(result.psnr)),
@@ -211,6 +252,8 @@ def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
         "revisit_pairs": len(pairs),
         "revisit_psnr": float(np.mean(revisit)) if revisit else None,
         "revisit_gt_psnr": float(np.mean([result.psnr[j] for _, j in pairs])) if pairs else None,
+        "revisit_gt_psnr_seen": at_revisits(result.psnr_seen),
+        "revisit_gt_psnr_unseen": at_revisits(result.psnr_unseen),
         "revisit_buckets": buckets,
     }
 
@@ -221,7 +264,8 @@ def aggregate(results: dict[str, dict[str, dict]]) -> dict[str, dict]:
     for mem in MEMORIES:
         rows = [case[mem] for case in results.values() if mem in case]
         agg[mem] = {}
-        for key in ("psnr", "ssim", "depth_absrel", "fps", "revisit_psnr", "revisit_gt_psnr"):
+        for key in ("psnr", "ssim", "depth_absrel", "fps", "revisit_psnr", "revisit_gt_psnr",
+                    "revisit_gt_psnr_seen", "revisit_gt_psnr_unseen"):
             vals = [r[key] for r in rows if r.get(key) is not None]
             agg[mem][key] = float(np.mean(vals)) if vals else None
     return agg
@@ -273,6 +317,7 @@ def evaluate(model, cases: list[EvalCase], size: tuple[int, int], steps: int,
     results: dict[str, dict[str, dict]] = {}
     for case in cases:
         gt = render_ground_truth(case, size, spec.stride, device)
+        gt["seen"] = seed_coverage(gt, model, size, device)
         pairs = revisit_pairs(gt["c2w"])
         runs = {}
         for mem in memories:

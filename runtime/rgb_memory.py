@@ -5,6 +5,10 @@ GEN3C, Voyager and Spatia keep every decoded frame as coloured 3D points, append
 render through the VAE encoder on every step. This module reproduces that faithfully (one
 point per pixel, a one-pixel z-buffer splat) so that evaluation and benchmarks can compare it
 with :class:`~latentstage.runtime.memory.LatentMemory` on the same frames.
+
+``write`` takes an optional pixel mask so that evaluation can give both memories the same
+write policy (only what the memory did not already cover is written back); the cloud itself
+still only ever appends.
 """
 
 from __future__ import annotations
@@ -53,13 +57,21 @@ class RGBPointCloudMemory:
         intrinsics: Intrinsics,
         pose: np.ndarray,  # [4, 4] camera-to-world
         sky_mask: torch.Tensor | None = None,  # [H, W] bool
+        mask: torch.Tensor | None = None,  # [H, W] bool: pixels that may be written
     ) -> int:
-        """Append every valid pixel as a point. Returns the number of points added."""
+        """Append every valid pixel (within ``mask``) as a point. Returns the points added."""
+        h, w = intrinsics.height, intrinsics.width
+        for name, t in (("rgb", rgb[0]), ("depth", depth), ("sky_mask", sky_mask),
+                        ("mask", mask)):
+            if t is not None and tuple(t.shape) != (h, w):
+                raise ValueError(f"{name}: expected [{h}, {w}] pixels, got {list(t.shape)}")
         origin, dirs = pixel_rays(intrinsics, pose, self.device)
         d = depth.to(self.device).reshape(-1)
         keep = (d > 0) & (d < self.max_depth)
         if sky_mask is not None:
             keep &= ~sky_mask.to(self.device).reshape(-1)
+        if mask is not None:
+            keep &= mask.to(self.device, torch.bool).reshape(-1)
         pts = origin + d[keep, None] * dirs.reshape(-1, 3)[keep]
         cols = rgb.to(self.device).reshape(3, -1).T[keep]
         self.pos = torch.cat([self.pos, pts])  # the prior art's growth, kept as it is
