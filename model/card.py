@@ -83,13 +83,15 @@ def write_card(model, checkpoint: Path) -> Path:
                   "split into the pixels the seed frame observed and the ones the model "
                   "generated (which it cannot know: the worlds are random).",
                   "", "| memory | PSNR | SSIM | revisit PSNR | PSNR at revisits | seed-seen px "
-                  "| generated px | depth AbsRel | fps |", "|---|---|---|---|---|---|---|---|---|"]
+                  "| generated px | depth AbsRel | fps | median frame ms |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for mem, row in ev["aggregate"].items():
             lines.append(f"| {mem} | {_fmt(row['psnr'])} | {_fmt(row['ssim'], 3)} | "
                          f"{_fmt(row['revisit_psnr'])} | {_fmt(row['revisit_gt_psnr'])} | "
                          f"{_fmt(row.get('revisit_gt_psnr_seen'))} | "
                          f"{_fmt(row.get('revisit_gt_psnr_unseen'))} | "
-                         f"{_fmt(row['depth_absrel'], 3)} | {_fmt(row['fps'], 1)} |")
+                         f"{_fmt(row['depth_absrel'], 3)} | {_fmt(row['fps'], 1)} | "
+                         f"{_fmt(row.get('frame_ms_median'), 1)} |")
         lines += ["", "| target (held-out loops) | value | goal | met |", "|---|---|---|---|"]
         for name, row in ev["targets"].items():
             lines.append(f"| {name} | {_fmt(row['value'])} | {row['goal']} | {row['met']} |")

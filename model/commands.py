@@ -126,14 +126,19 @@ def evaluate(
     size: str = typer.Option("", help="WxH (default: the model's native size)."),
     steps: int = typer.Option(0, min=0, max=4, help="Sampler steps (0: the model's default)."),
     scale: float = typer.Option(1.0, min=0.01, max=1.0, help="Shorten the builtin suite."),
+    jobs: int = typer.Option(
+        0, min=0, help="Worker processes, one case each at a time (0: one per CPU core on a "
+        "CPU, 1 on CUDA)."),
     update_card: bool = typer.Option(
         False, "--update-card", help="Record the results in the checkpoint's config and card."),
 ) -> None:
     """Evaluate on held-out worlds with no memory, an RGB point cloud and the latent memory."""
     import json
+    import os
 
-    from latentstage.model.eval import EvalCase, builtin_suite
+    from latentstage.model.eval import EvalCase, builtin_suite, evaluate_parallel
     from latentstage.model.eval import evaluate as run
+    from latentstage.model.world_model import bundled_checkpoint_dir
 
     dev = _device(device)
     model = _load_model(model_dir, dev)
@@ -146,10 +151,22 @@ def evaluate(
             raise typer.BadParameter(f"{suite!r}: {exc}", param_hint="--suite") from exc
     wh = parse_size(size) if size else tuple(model.config.native_size)
     total = sum(c.frames for c in cases) * 3
+    if jobs == 0:
+        jobs = 1 if dev.type == "cuda" else min(os.cpu_count() or 1, len(cases))
+    jobs = min(jobs, len(cases))
+    steps = steps or model.config.sampler_steps
     with _progress() as bar:
-        task = bar.add_task("evaluating", total=total, info="")
-        report = run(model, cases, wh, steps or model.config.sampler_steps, dev, out,
-                     tick=lambda name: bar.update(task, advance=1, info=name))
+        task = bar.add_task(f"evaluating ({jobs} job{'s' if jobs > 1 else ''})", total=total,
+                            info="")
+
+        def tick(name: str) -> None:
+            bar.update(task, advance=1, info=name)
+
+        if jobs > 1:
+            path = bundled_checkpoint_dir() if model_dir in ("", "bundled") else Path(model_dir)
+            report = evaluate_parallel(model, path, cases, wh, steps, dev, out, jobs, tick=tick)
+        else:
+            report = run(model, cases, wh, steps, dev, out, tick=tick)
     report["command"] = "latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     (out / "report.json").write_text(json.dumps(report, indent=2))
     _print_report(report)
@@ -203,7 +220,7 @@ def _print_report(report: dict) -> None:
                "revisit_gt_psnr": "PSNR at revisits",
                "revisit_gt_psnr_seen": "at revisits, seed-seen px",
                "revisit_gt_psnr_unseen": "at revisits, generated px",
-               "depth_absrel": "depth AbsRel", "fps": "fps"}
+               "depth_absrel": "depth AbsRel", "fps": "fps", "frame_ms_median": "median ms"}
     for col in columns.values():
         table.add_column(col, justify="right")
     for mem, row in report["aggregate"].items():

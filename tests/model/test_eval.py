@@ -88,3 +88,28 @@ def test_rgb_baseline_gets_the_latent_memory_write_policy(model, loop):
     cond.write(None, gt["depth"][0], rgb0, k, gt["c2w"][0], sky=gt["sky"][0],
                confidence=write_confidence(readout, 1.0))
     assert len(cond.rgb) - first < 0.1 * first
+
+
+def _without_timings(results: dict) -> dict:
+    timings = ("fps", "frame_ms_median")
+    return {case: {mem: {k: v for k, v in row.items() if k not in timings}
+                   for mem, row in mems.items()}
+            for case, mems in results.items()}
+
+
+def test_parallel_evaluation_matches_a_sequential_one(model, tmp_path):
+    """Worker processes give the same numbers (bar timings) and the suite's case order."""
+    from latentstage.model.eval import evaluate, evaluate_parallel
+
+    model.save_pretrained(tmp_path / "ckpt")
+    cases = [EvalCase(EVAL_SEED_BASE + 5, "indoor", "loop", 12),
+             EvalCase(EVAL_SEED_BASE + 6, "outdoor", "orbit", 16)]
+    ticks = []
+    seq = evaluate(model, cases, SIZE, 1, CPU, tmp_path / "seq", memories=("none", "latent"))
+    par = evaluate_parallel(model, tmp_path / "ckpt", cases, SIZE, 1, CPU, tmp_path / "par",
+                            jobs=2, memories=("none", "latent"), tick=ticks.append)
+    assert list(par["results"]) == [c.name for c in cases]
+    assert _without_timings(par["results"]) == _without_timings(seq["results"])
+    assert len(ticks) == 2 * (12 + 16)
+    assert {p.name for p in (tmp_path / "par").iterdir()} == {
+        p.name for p in (tmp_path / "seq").iterdir()}
