@@ -115,7 +115,7 @@ class _Conditioner:
             mask = None
             if confidence is not None:  # the latent memory's write policy, per pixel
                 mask = F.interpolate(confidence[None, None], scale_factor=self.stride,
-                                     mode="nearest")[0, 0] > 0.5
+                                     mode="nearest")[0, 0] > 0
             self.rgb.write(rgb, full_depth, k, c2w, sky_mask=sky, mask=mask)
             return
         if self.kind == "none":

@@ -72,6 +72,10 @@ class MemoryConfig:
     max_splat: int = 4  # largest splat side, latent pixels
     splat_scale: float = 1.0  # splat side relative to the projected footprint
     depth_tolerance: float = 0.05  # readout: relative depth range that counts as one surface
+    # Readout: a point whose trust is below this fraction of the most trusted point at a pixel
+    # never hides it (0 turns this off). Trust is the highest confidence a point was written
+    # with; generated content is written with less than observations (runtime.pipeline).
+    yield_ratio: float = 0.5
     env_height: int = 32  # environment latent rows (elevation, from +Z down to -Z)
     env_width: int = 64  # environment latent columns (azimuth)
 
@@ -86,6 +90,8 @@ class MemoryConfig:
             raise InvalidInput("memory.capacity", self.capacity, "< 2**31 points")
         if self.far <= self.near:
             raise InvalidInput("memory.far", self.far, f"> near ({self.near})")
+        if not (isinstance(self.yield_ratio, int | float) and 0 <= self.yield_ratio <= 1):
+            raise InvalidInput("memory.yield_ratio", self.yield_ratio, "a number in [0, 1]")
 
 
 @dataclass
@@ -129,7 +135,8 @@ class Readout:
 class LatentMemory:
     """A fixed-capacity latent point store for one world (see the module docstring)."""
 
-    FORMAT_VERSION = 1
+    FORMAT_VERSION = 2  # 2 added per-point trust
+    READABLE_VERSIONS = (1, 2)  # version 1 snapshots load with every point fully trusted
     CONVENTION = "opencv-c2w/z-up-right-handed/metres"
 
     def __init__(
@@ -147,6 +154,7 @@ class LatentMemory:
         self.pos = torch.zeros(n, 3, device=dev)  # [N, 3] world metres
         self.feat = torch.zeros(n, c, device=dev)  # [N, C] fused latent features
         self.weight = torch.zeros(n, device=dev)  # [N] accumulated confidence
+        self.trust = torch.zeros(n, device=dev)  # [N] highest confidence of any one write
         self.extent = torch.zeros(n, device=dev)  # [N] metres: surface patch side it covers
         self.slant = torch.ones(n, device=dev)  # [N] >= 1: token spacing / footprint (slope)
         self.key = torch.full((n,), _INT64_MAX, dtype=torch.int64, device=dev)  # [N] voxel
@@ -188,6 +196,7 @@ class LatentMemory:
         """Forget everything (points, environment, counters); buffers stay allocated."""
         self.valid.zero_()
         self.weight.zero_()
+        self.trust.zero_()
         self.key.fill_(_INT64_MAX)
         self.env_feat.zero_()
         self.env_weight.zero_()
@@ -212,9 +221,8 @@ class LatentMemory:
         return deleted
 
     def _point_buffers(self) -> tuple[torch.Tensor, ...]:
-        return (self.pos, self.feat, self.weight, self.extent, self.slant, self.key,
-                self.last_seen,
-                self.valid)
+        return (self.pos, self.feat, self.weight, self.trust, self.extent, self.slant, self.key,
+                self.last_seen, self.valid)
 
     def _free(self, mask: torch.Tensor) -> None:
         """Free the slots where ``mask`` ([_high] bool) is set."""
@@ -222,6 +230,7 @@ class LatentMemory:
         self.valid[:n] &= ~mask
         self.key[:n][mask] = _INT64_MAX
         self.weight[:n][mask] = 0
+        self.trust[:n][mask] = 0
         self._count = int(self.valid[:n].sum())
         self._reindex()
 
@@ -296,7 +305,8 @@ class LatentMemory:
         extent, slant = footprint[keep], slant[keep]
 
         # Tokens of this frame that share a voxel are averaged (confidence-weighted) first.
-        ukey, pts, feats, conf, extent, slant = _voxel_means(key, pts, feats, conf, extent, slant)
+        ukey, pts, feats, conf, extent, slant, trust = _voxel_means(key, pts, feats, conf,
+                                                                    extent, slant)
         stats.merged_in_frame = key.numel() - ukey.numel()
 
         n = max(self._high, 1)
@@ -305,14 +315,14 @@ class LatentMemory:
         if bool(found.any()):
             slots = self.sorted_slot[pos[found]]
             self._fuse(slots, pts[found], feats[found], conf[found], extent[found], slant[found],
-                       stats)
+                       trust[found], stats)
         new = (~found).nonzero().squeeze(1)
         if new.numel():
             self._insert(ukey[new], pts[new], feats[new], conf[new], extent[new], slant[new],
-                         stats)
+                         trust[new], stats)
         self._reindex()
 
-    def _fuse(self, slots, pts, feats, conf, extent, slant, stats: WriteStats) -> None:
+    def _fuse(self, slots, pts, feats, conf, extent, slant, trust, stats: WriteStats) -> None:
         cfg = self.config
         w_old = self.weight[slots]
         diff = (feats - self.feat[slots]).pow(2).mean(dim=1).sqrt()
@@ -324,11 +334,12 @@ class LatentMemory:
         self.extent[slots] = self.extent[slots] + a[:, 0] * (extent - self.extent[slots])
         self.slant[slots] = self.slant[slots] + a[:, 0] * (slant - self.slant[slots])
         self.weight[slots] = torch.where(replace, conf, total.clamp(max=cfg.max_weight))
+        self.trust[slots] = torch.where(replace, trust, torch.maximum(self.trust[slots], trust))
         self.last_seen[slots] = self._writes
         stats.fused = int(slots.numel())
         stats.replaced = int(replace.sum())
 
-    def _insert(self, keys, pts, feats, conf, extent, slant, stats: WriteStats) -> None:
+    def _insert(self, keys, pts, feats, conf, extent, slant, trust, stats: WriteStats) -> None:
         n_new = min(keys.numel(), self.config.capacity)
         free = self._free_slots(n_new)
         if free.numel() < n_new:
@@ -344,6 +355,7 @@ class LatentMemory:
         self.pos[slots] = pts[:n_new]
         self.feat[slots] = feats[:n_new]
         self.weight[slots] = conf[:n_new].clamp(max=self.config.max_weight)
+        self.trust[slots] = trust[:n_new]
         self.extent[slots] = extent[:n_new]
         self.slant[slots] = slant[:n_new]
         self.last_seen[slots] = self._writes
@@ -540,6 +552,15 @@ class LatentMemory:
         weight = (1 - dj / r) * (1 - di / r)
         primary = (dj <= half[cand]) & (di <= half[cand])
 
+        # Points much less trusted than the most trusted one at a pixel (generated content in
+        # front of an observed surface: it contradicts the observation) take no part there.
+        if cfg.yield_ratio > 0:
+            trust = self.trust[slots[cand]]
+            most = torch.zeros(n_pix, device=self.device)
+            most.scatter_reduce_(0, pix[primary], trust[primary], "amax")
+            eligible = trust >= cfg.yield_ratio * most[pix]
+            primary &= eligible
+
         # Front surface per pixel from the primary candidates (IEEE bits sort like the values).
         zbits = z.contiguous().view(torch.int32).long()
         zmin = torch.full((n_pix,), _INT64_MAX, dtype=torch.int64, device=self.device)
@@ -547,6 +568,8 @@ class LatentMemory:
         hit = zmin != _INT64_MAX
         zfront = torch.where(hit, zmin, 0).to(torch.int32).view(torch.float32)  # [h*w] metres
         keep = (zmin[pix] != _INT64_MAX) & (z[cand] <= zfront[pix] * (1 + cfg.depth_tolerance))
+        if cfg.yield_ratio > 0:
+            keep &= eligible
         cand, pix, weight = cand[keep], pix[keep], weight[keep]
 
         # Tent-weighted average per pixel, summed in a content-defined order.
@@ -666,7 +689,8 @@ def _voxel_means(key, pts, feats, conf, extent, slant):
 
     Segment sums come from a float64 cumulative sum over key-sorted tokens (a scan, unlike
     float ``index_add_``, has a fixed order on CUDA too). Returns the unique keys [U] and the
-    per-voxel position [U, 3], features [U, C], summed confidence [U] and max extent [U].
+    per-voxel position [U, 3], features [U, C], summed confidence [U], max extent [U], max
+    slant [U] and max confidence (trust) [U].
     """
     ukey, inverse, counts = torch.unique(key, sorted=True, return_inverse=True,
                                          return_counts=True)
@@ -690,4 +714,6 @@ def _voxel_means(key, pts, feats, conf, extent, slant):
     ext = (hi - lo).amax(dim=1) + fp
     sl = torch.ones(n, device=key.device).scatter_reduce_(0, inverse, slant, "amax",
                                                          include_self=False)
-    return ukey, mean[:, :3].float(), mean[:, 3:].float(), sums[:, 0].float(), ext, sl
+    trust = torch.zeros(n, device=key.device).scatter_reduce_(0, inverse, conf, "amax",
+                                                              include_self=False)
+    return ukey, mean[:, :3].float(), mean[:, 3:].float(), sums[:, 0].float(), ext, sl, trust

@@ -69,10 +69,18 @@ def anchor_to_memory(latent: torch.Tensor, depth: torch.Tensor, readout: Readout
     return latent, depth
 
 
-def write_confidence(readout: Readout, strength: float) -> torch.Tensor:
-    """[h, w] write weights: what the memory already held (and the frame copied from it) is
-    not written back, so repeated readout interpolation never blurs what is stored."""
-    return 1 - strength * readout.coverage
+#: Confidence of generated content when written back, against 1 for observations (seed
+#: images). With the memory's ``yield_ratio`` it keeps generated content, whose depth is only
+#: a guess, from hiding what was observed when the camera comes back.
+GENERATED_CONFIDENCE = 0.25
+
+
+def write_confidence(readout: Readout, strength: float,
+                     generated: float = GENERATED_CONFIDENCE) -> torch.Tensor:
+    """[h, w] write weights of a generated frame: what the memory already held (and the frame
+    copied from it) is not written back, so repeated readout interpolation never blurs what is
+    stored; the rest is written with the confidence of generated content."""
+    return generated * (1 - strength * readout.coverage)
 
 
 def frame_seed(seed: int, frame_index: int) -> int:

@@ -15,7 +15,7 @@ import torch
 
 from latentstage.runtime.backends import Backend
 from latentstage.runtime.camera import Intrinsics
-from latentstage.runtime.pipeline import FramePipeline
+from latentstage.runtime.pipeline import FramePipeline, write_confidence
 from latentstage.runtime.types import FramePlan, FrameResult, Rung, StageTiming
 from latentstage.runtime.world import World, memory_info
 
@@ -51,8 +51,9 @@ class WorldSession:
             pixels = (rgb.permute(1, 2, 0) * 255 + 0.5).to(torch.uint8).cpu().numpy()
             t1 = self._sync()
             if plan.write and latent is not None:
-                self.world.memory.write(latent, depth, k, c2w,
-                                        dynamic_mask=self._mask(plan.pose.dynamic_mask))
+                self.world.memory.write(
+                    latent, depth, k, c2w, dynamic_mask=self._mask(plan.pose.dynamic_mask),
+                    confidence=write_confidence(out.readout, self.pipeline.memory_anchor))
             t2 = self._sync()
             memory = memory_info(self.world.memory, float(coverage.mean()))
         write_s = t2 - t1 if plan.write and latent is not None else 0.0

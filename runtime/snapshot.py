@@ -37,6 +37,7 @@ def save_snapshot(memory: LatentMemory, path: str | Path) -> Path:
         "pos": memory.pos[slots].cpu(),
         "feat": memory.feat[slots].cpu(),
         "weight": memory.weight[slots].cpu(),
+        "trust": memory.trust[slots].cpu(),
         "extent": memory.extent[slots].cpu(),
         "slant": memory.slant[slots].cpu(),
         "key": memory.key[slots].cpu(),
@@ -88,10 +89,10 @@ def read_snapshot_metadata(path: str | Path) -> dict:
 def check_compatible(meta: dict, memory: LatentMemory, source: str) -> None:
     """Raise :class:`Incompatible` naming the first field where ``meta`` differs from memory."""
     expected = memory.metadata()
-    if meta.get("format_version") != LatentMemory.FORMAT_VERSION:
+    if meta.get("format_version") not in LatentMemory.READABLE_VERSIONS:
         raise Incompatible(
             f"{source}: format_version is {meta.get('format_version')!r}, "
-            f"this build reads {LatentMemory.FORMAT_VERSION}"
+            f"this build reads {', '.join(map(str, LatentMemory.READABLE_VERSIONS))}"
         )
     checks = [("model_id", meta.get("model_id"), expected["model_id"]),
               ("convention", meta.get("convention"), expected["convention"])]
@@ -120,6 +121,8 @@ def load_snapshot(memory: LatentMemory, path: str | Path) -> None:
         t = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CorruptFile(f"{source} is truncated or corrupt: {exc}") from exc
+    if meta["format_version"] == 1 and "trust" not in t and "weight" in t:
+        t["trust"] = torch.ones_like(t["weight"])  # before trust: everything was trusted alike
     _check_tensors(t, memory, source)
     counters = meta.get("counters") or {}
 
@@ -128,6 +131,7 @@ def load_snapshot(memory: LatentMemory, path: str | Path) -> None:
     memory.pos[slots] = t["pos"].to(memory.device)
     memory.feat[slots] = t["feat"].to(memory.device)
     memory.weight[slots] = t["weight"].to(memory.device)
+    memory.trust[slots] = t["trust"].to(memory.device)
     memory.extent[slots] = t["extent"].to(memory.device)
     memory.slant[slots] = t["slant"].to(memory.device)
     memory.key[slots] = t["key"].to(memory.device)
@@ -151,6 +155,7 @@ def _check_tensors(t: dict[str, torch.Tensor], memory: LatentMemory, source: str
         "pos": ((n, 3), torch.float32),
         "feat": ((n, c), torch.float32),
         "weight": ((n,), torch.float32),
+        "trust": ((n,), torch.float32),
         "extent": ((n,), torch.float32),
         "slant": ((n,), torch.float32),
         "key": ((n,), torch.int64),

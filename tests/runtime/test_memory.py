@@ -282,6 +282,38 @@ def test_fusion_averages_and_confident_disagreement_replaces():
     assert torch.allclose(memory.readout(K128, pose, 16, 16).features, a + 5.0)
 
 
+@pytest.mark.parametrize(
+    "wall_conf, front_conf, ratio, front_wins",
+    [
+        (1.0, 0.25, 0.5, False),  # generated in front of an observation: the observation shows
+        (1.0, 1.0, 0.5, True),  # two observations: plain occlusion
+        (0.25, 0.25, 0.5, True),  # two generations: plain occlusion
+        (0.25, 1.0, 0.5, True),  # an observation in front of generated content
+        (1.0, 0.25, 0.0, True),  # yield_ratio 0: trust is ignored
+    ],
+)
+def test_generated_content_never_hides_an_observation(wall_conf, front_conf, ratio, front_wins):
+    """A generated point's depth is a guess: where it lies in front of a surface that was
+    observed, it contradicts the observation and must not hide it when the camera returns."""
+    memory = LatentMemory(SPEC, MemoryConfig(yield_ratio=ratio))
+    pose = look_at([0, 0, 0], [2, 0, 0])
+    wall = torch.full((16, 16), 4.0)
+    memory.write(torch.zeros(3, 16, 16), wall, K128, pose,
+                 confidence=torch.full((16, 16), wall_conf))
+    front = torch.zeros(16, 16)  # 0 = unknown: not written
+    front[4:12, 4:12] = 2.0
+    side = look_at([0, 0.3, 0], [2, 0, 0])  # written from elsewhere, like a detour
+    memory.write(torch.ones(3, 16, 16), front, K128, side,
+                 confidence=torch.full((16, 16), front_conf))
+    out = memory.readout(K128, pose, 16, 16)
+    shown = out.features[0][out.depth < 3.0].numel() > 0
+    assert shown == front_wins
+    assert out.coverage.min() == 1  # the wall is everywhere behind
+    if not front_wins:
+        assert torch.equal(out.features, torch.zeros(3, 16, 16))
+        assert torch.allclose(out.depth, wall)
+
+
 def test_crop_and_clear():
     memory = LatentMemory(SPEC)
     lat, depth = _wall_frame(2.0)
@@ -316,3 +348,13 @@ def test_bad_input_is_rejected_with_the_field(latent, depth, field):
 def test_readout_rejects_mismatched_grid():
     with pytest.raises(InvalidInput, match="intrinsics.size"):
         LatentMemory(SPEC).readout(K128, look_at([0, 0, 0], [2, 0, 0]), 8, 8)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("capacity", 0), ("voxel_base", float("nan")), ("far", 0.01), ("yield_ratio", 1.5),
+     ("yield_ratio", -0.1)],
+)
+def test_bad_memory_config_names_the_field(field, value):
+    with pytest.raises(InvalidInput, match=f"memory.{field}"):
+        MemoryConfig(**{field: value})

@@ -25,13 +25,15 @@ def filled_memory(**config) -> LatentMemory:
         depth = 2 + torch.rand(16, 16, generator=gen)
         sky = torch.zeros(16, 16, dtype=torch.bool)
         sky[:3] = True
-        memory.write(torch.randn(4, 16, 16, generator=gen), depth, K, pose, sky_mask=sky)
+        conf = torch.full((16, 16), 0.25 if len(memory) % 2 else 1.0)  # trust varies
+        memory.write(torch.randn(4, 16, 16, generator=gen), depth, K, pose, sky_mask=sky,
+                     confidence=conf)
     return memory
 
 
 def buffers(memory: LatentMemory) -> dict[str, torch.Tensor]:
-    names = ("pos", "feat", "weight", "extent", "slant", "key", "last_seen", "valid", "env_feat",
-             "env_weight", "sorted_key", "sorted_slot")
+    names = ("pos", "feat", "weight", "trust", "extent", "slant", "key", "last_seen", "valid",
+             "env_feat", "env_weight", "sorted_key", "sorted_slot")
     return {n: getattr(memory, n).clone() for n in names}
 
 
@@ -50,7 +52,7 @@ def test_round_trip_is_bit_exact(tmp_path):
         assert torch.equal(a.features, b.features) and torch.equal(a.sky, b.sky)
     meta = read_snapshot_metadata(path)
     assert meta["latent_spec"] == {"channels": 4, "stride": 8, "scaling": 1.0, "shift": 0.0}
-    assert meta["format_version"] == 1 and meta["model_id"] == "test-model"
+    assert meta["format_version"] == 2 and meta["model_id"] == "test-model"
     assert "voxel_base" in meta["memory_config"] and meta["convention"]
 
 
@@ -152,3 +154,28 @@ def test_load_into_smaller_capacity_is_refused(tmp_path):
     small = LatentMemory(SPEC, MemoryConfig(capacity=len(memory) - 1), model_id="test-model")
     with pytest.raises(Incompatible, match="capacity"):
         small.load(path)
+
+
+def test_version_1_snapshots_load_with_every_point_trusted(tmp_path):
+    """Snapshots written before per-point trust existed still load, and read out as before."""
+    from safetensors.torch import load_file, save_file
+
+    memory = filled_memory()
+    path = tmp_path / "world.safetensors"
+    memory.save(path)
+    meta = read_snapshot_metadata(path)
+    tensors = load_file(str(path))
+    del tensors["trust"]
+    meta["format_version"] = 1
+    old = tmp_path / "v1.safetensors"
+    save_file(tensors, str(old), metadata={"latentstage": json.dumps(meta)})
+    loaded = LatentMemory(SPEC, MemoryConfig(capacity=4096), model_id="test-model")
+    loaded.load(old)
+    assert len(loaded) == len(memory)
+    assert torch.all(loaded.trust[loaded.valid] == 1)
+    untrusting = LatentMemory(SPEC, MemoryConfig(capacity=4096, yield_ratio=0),
+                              model_id="test-model")
+    untrusting.load(path)
+    for pose in POSES:  # all equally trusted reads like trust switched off
+        a, b = loaded.readout(K, pose, 16, 16), untrusting.readout(K, pose, 16, 16)
+        assert torch.equal(a.features, b.features) and torch.equal(a.depth, b.depth)
