@@ -70,6 +70,10 @@ def write_card(model, checkpoint: Path) -> Path:
             f"{conf.get('size')}, world seeds from 0 (held-out seeds start at 1,000,000)",
             f"- final losses (smoothed): {losses}",
         ]
+        for run in rec.get("earlier_runs", []):
+            lines.append(f"- resumed from: `{run.get('command', '')}` ({run.get('steps')} steps "
+                         f"on {run.get('clips')} clips, {run.get('device')}, "
+                         f"{_fmt((run.get('wall_seconds') or 0) / 60, 1)} min)")
     ev = training.get("eval")
     if ev:
         runs = sorted({(c["trajectory"], c["frames"]) for c in ev.get("suite", [])})

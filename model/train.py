@@ -332,11 +332,23 @@ def train_generator(model: WorldModel, cfg: TrainConfig, out: Path,
                  resume)
 
 
+def earlier_runs(previous: dict) -> list[dict]:
+    """The runs a resumed stage continues: the previous record's own earlier runs, then it."""
+    conf = previous.get("config") or {}
+    run = {"command": conf.get("command", ""), "steps": previous.get("steps"),
+           "device": previous.get("device"), "wall_seconds": previous.get("wall_seconds"),
+           "clips": conf.get("clips"), "final_losses": previous.get("final_losses")}
+    return [*previous.get("earlier_runs", []), run]
+
+
 def save_record(model: WorldModel, out: Path, stage: str, cfg: TrainConfig, record: dict) -> None:
     """Merge this stage's record into the model's training record and save the checkpoint."""
     training = dict(model.config.training or {})
+    previous = training.get(stage)
     training[stage] = {**record, "config": {k: (list(v) if isinstance(v, tuple) else v)
                                             for k, v in asdict(cfg).items()}}
+    if previous and "--resume" in cfg.command.split():
+        training[stage]["earlier_runs"] = earlier_runs(previous)
     model.set_training_record(training)
     model.save_pretrained(out)
     (out / "train_state").mkdir(exist_ok=True)

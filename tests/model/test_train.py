@@ -46,3 +46,28 @@ def test_generator_steps_reduce_the_loss(tiny_model, tmp_path):
     train_generator(tiny_model, more, tmp_path, report=lambda p: resumed.append(p.step),
                     resume=True)
     assert resumed[0] == 41 and resumed[-1] == 45
+
+
+def test_a_resumed_stage_keeps_its_earlier_runs_in_the_record(tmp_path):
+    from latentstage.model.card import write_card
+    from latentstage.model.train import save_record
+
+    model = WorldModel.create(native_size=(64, 64))
+    first = TrainConfig(stage="generator", steps=10, clips=2, command="latentstage train a")
+    save_record(model, tmp_path, "generator", first, {"steps": 10, "device": "cpu",
+                                                      "wall_seconds": 60.0})
+    again = TrainConfig(stage="generator", steps=20, clips=4,
+                        command="latentstage train b --resume")
+    save_record(model, tmp_path, "generator", again, {"steps": 20, "device": "cpu"})
+    final = TrainConfig(stage="generator", steps=30, clips=4,
+                        command="latentstage train c --resume")
+    save_record(model, tmp_path, "generator", final, {"steps": 30, "device": "cpu"})
+    record = model.config.training["generator"]
+    assert [r["command"] for r in record["earlier_runs"]] == ["latentstage train a",
+                                                              "latentstage train b --resume"]
+    assert record["earlier_runs"][0]["steps"] == 10 and record["config"]["steps"] == 30
+    card = write_card(model, tmp_path).read_text()
+    assert "resumed from: `latentstage train a` (10 steps on 2 clips, cpu, 1.0 min)" in card
+    # A run that does not resume starts a fresh history.
+    save_record(model, tmp_path, "generator", first, {"steps": 10})
+    assert "earlier_runs" not in model.config.training["generator"]
