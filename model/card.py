@@ -86,12 +86,15 @@ def write_card(model, checkpoint: Path) -> Path:
                   "", "PSNR at revisits is against ground truth, over the whole frame and "
                   "split into the pixels the seed frame observed and the ones the model "
                   "generated (which it cannot know: the worlds are random).",
-                  "", "| memory | PSNR | SSIM | revisit PSNR | PSNR at revisits | seed-seen px "
-                  "| generated px | depth AbsRel | fps | median frame ms |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "", "Revisit PSNR pools the error of all revisit pairs; identical revisits is "
+                  "the share of them reproduced bit for bit.",
+                  "", "| memory | PSNR | SSIM | revisit PSNR | identical revisits "
+                  "| PSNR at revisits | seed-seen px | generated px | depth AbsRel | fps "
+                  "| median frame ms |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         for mem, row in ev["aggregate"].items():
             lines.append(f"| {mem} | {_fmt(row['psnr'])} | {_fmt(row['ssim'], 3)} | "
-                         f"{_fmt(row['revisit_psnr'])} | {_fmt(row['revisit_gt_psnr'])} | "
+                         f"{_fmt(row['revisit_psnr'])} | "
+                         f"{_fmt(row.get('revisit_identical'))} | {_fmt(row['revisit_gt_psnr'])} | "
                          f"{_fmt(row.get('revisit_gt_psnr_seen'))} | "
                          f"{_fmt(row.get('revisit_gt_psnr_unseen'))} | "
                          f"{_fmt(row['depth_absrel'], 3)} | {_fmt(row['fps'], 1)} | "

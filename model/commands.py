@@ -217,7 +217,7 @@ def _print_report(report: dict) -> None:
     table = Table(title="Aggregate over cases")
     table.add_column("memory")
     columns = {"psnr": "PSNR", "ssim": "SSIM", "revisit_psnr": "revisit PSNR",
-               "revisit_gt_psnr": "PSNR at revisits",
+               "revisit_identical": "identical revisits", "revisit_gt_psnr": "PSNR at revisits",
                "revisit_gt_psnr_seen": "at revisits, seed-seen px",
                "revisit_gt_psnr_unseen": "at revisits, generated px",
                "depth_absrel": "depth AbsRel", "fps": "fps", "frame_ms_median": "median ms"}

@@ -9,8 +9,8 @@ Each trajectory runs three ways with the same model, seeds and poses:
 
 Every run starts from the same seed frame (ground truth encoded at the first pose). Metrics:
 PSNR and SSIM against ground truth (``pytorch-msssim``), revisit consistency (PSNR between
-the frames generated at the same pose before and after a detour, bucketed by the frames in
-between), depth AbsRel at latent resolution, and frames per second.
+the frames generated at the same pose before and after a detour, pooled over the pairs and
+bucketed by the frames in between), depth AbsRel at latent resolution, and frames per second.
 
 Ground-truth PSNR on revisited frames is also split by where the pixels came from: the part
 of the view the seed frame observed (which a memory can only keep, not invent) and the rest,
@@ -232,14 +232,23 @@ def render_ground_truth(case: EvalCase, size: tuple[int, int], stride: int,
 
 
 def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
-    """Metrics of one run: means, revisit consistency by gap bucket, fps."""
-    revisit = [psnr(result.frames[j].float() / 255, result.frames[i].float() / 255)
-               for i, j in pairs]
+    """Metrics of one run: means, revisit consistency by gap bucket, fps.
+
+    Revisit PSNR pools the squared error of all revisit pairs before taking the log (a pair
+    reproduced exactly has infinite PSNR, so a mean of per-pair dB would say nothing);
+    ``revisit_identical`` is the share of pairs reproduced bit for bit.
+    """
+    mses = [F.mse_loss(result.frames[j].float() / 255, result.frames[i].float() / 255).item()
+            for i, j in pairs]
+
+    def pooled(vals: list[float]) -> float:
+        return 10 * math.log10(1 / max(float(np.mean(vals)), 1e-10))
+
     buckets = {}
     for lo, hi in GAP_BUCKETS:
-        vals = [r for r, (i, j) in zip(revisit, pairs, strict=True) if lo <= j - i < hi]
+        vals = [m for m, (i, j) in zip(mses, pairs, strict=True) if lo <= j - i < hi]
         if vals:
-            buckets[f"{lo}-{hi if hi < 10**9 else 'inf'}"] = {"psnr": float(np.mean(vals)),
+            buckets[f"{lo}-{hi if hi < 10**9 else 'inf'}"] = {"psnr": pooled(vals),
                                                                "pairs": len(vals)}
     n = len(result.psnr)
 
@@ -256,7 +265,8 @@ def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
         # The median frame resists the other jobs of a shared machine; targets compare it.
         "frame_ms_median": float(np.median(result.frame_seconds)) * 1e3 if n else None,
         "revisit_pairs": len(pairs),
-        "revisit_psnr": float(np.mean(revisit)) if revisit else None,
+        "revisit_psnr": pooled(mses) if mses else None,
+        "revisit_identical": float(np.mean([m == 0 for m in mses])) if mses else None,
         "revisit_gt_psnr": float(np.mean([result.psnr[j] for _, j in pairs])) if pairs else None,
         "revisit_gt_psnr_seen": at_revisits(result.psnr_seen),
         "revisit_gt_psnr_unseen": at_revisits(result.psnr_unseen),
@@ -271,7 +281,8 @@ def aggregate(results: dict[str, dict[str, dict]]) -> dict[str, dict]:
         rows = [case[mem] for case in results.values() if mem in case]
         agg[mem] = {}
         for key in ("psnr", "ssim", "depth_absrel", "fps", "frame_ms_median", "revisit_psnr",
-                    "revisit_gt_psnr", "revisit_gt_psnr_seen", "revisit_gt_psnr_unseen"):
+                    "revisit_identical", "revisit_gt_psnr", "revisit_gt_psnr_seen",
+                    "revisit_gt_psnr_unseen"):
             vals = [r[key] for r in rows if r.get(key) is not None]
             agg[mem][key] = float(np.mean(vals)) if vals else None
     return agg
