@@ -111,6 +111,10 @@ def write_card(model, checkpoint: Path) -> Path:
         "with the commands above and more steps and clips.",
         "- Unseen regions are filled with a blurry average: the generator is small and sampled "
         "with few steps.",
+        "- Against ground truth, a revisited view is only as right as what was first "
+        "generated there: the seed frame's pixels come back near the autoencoder's ceiling, "
+        "the generated rest cannot match a random world (the seed-seen and generated "
+        "columns above).",
     ]
     path = checkpoint / "README.md"
     path.write_text("\n".join(lines) + "\n")

@@ -214,18 +214,19 @@ def eval_merge(
 def _print_report(report: dict) -> None:
     from rich.table import Table
 
+    rows = {"psnr": "PSNR (dB)", "ssim": "SSIM", "revisit_psnr": "revisit PSNR (dB)",
+            "revisit_identical": "identical revisits", "revisit_gt_psnr": "PSNR at revisits",
+            "revisit_gt_psnr_seen": "  on seed-seen pixels", "revisit_gt_psnr_unseen":
+            "  on generated pixels", "depth_absrel": "depth AbsRel", "fps": "fps",
+            "frame_ms_median": "median frame ms"}
+    memories = list(report["aggregate"])
     table = Table(title="Aggregate over cases")
-    table.add_column("memory")
-    columns = {"psnr": "PSNR", "ssim": "SSIM", "revisit_psnr": "revisit PSNR",
-               "revisit_identical": "identical revisits", "revisit_gt_psnr": "PSNR at revisits",
-               "revisit_gt_psnr_seen": "at revisits, seed-seen px",
-               "revisit_gt_psnr_unseen": "at revisits, generated px",
-               "depth_absrel": "depth AbsRel", "fps": "fps", "frame_ms_median": "median ms"}
-    for col in columns.values():
-        table.add_column(col, justify="right")
-    for mem, row in report["aggregate"].items():
-        table.add_row(mem, *(f"{row[k]:.3f}" if row.get(k) is not None else "-"
-                             for k in columns))
+    table.add_column("metric")
+    for mem in memories:
+        table.add_column(mem, justify="right")
+    for key, label in rows.items():
+        values = [report["aggregate"][m].get(key) for m in memories]
+        table.add_row(label, *("-" if v is None else f"{v:.3f}" for v in values))
     console.print(table)
     for name, row in report["targets"].items():
         value = "-" if row["value"] is None else f"{row['value']:.2f}"
