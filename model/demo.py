@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from latentstage.model.data import DEFAULT_FOV, EVAL_SEED_BASE
-from latentstage.model.eval import psnr, revisit_pairs
+from latentstage.model.eval import pooled, psnr, revisit_errors, revisit_pairs
 from latentstage.model.plots import coverage_image, metric_vs_frame
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.memory import LatentMemory
@@ -65,7 +65,7 @@ def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: in
             if tick is not None:
                 tick(i + 1)
     pairs = revisit_pairs(traj.c2w)
-    revisit = [psnr(generated[j].float() / 255, generated[i].float() / 255) for i, j in pairs]
+    mses = revisit_errors(generated, pairs)
     metric_vs_frame({"latent memory": psnrs}, out / "demo_psnr.png",
                     "Demo: PSNR of generated frames against ground truth",
                     marks=[j for _, j in pairs])
@@ -79,8 +79,9 @@ def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: in
         "fps": frames / seconds,
         "psnr_vs_ground_truth": float(np.mean(psnrs)),
         "revisit_pairs": len(pairs),
-        "revisit_psnr": float(np.mean(revisit)) if revisit else None,
-        "final_revisit_psnr": revisit[-1] if revisit else None,
+        "revisit_psnr": pooled(mses) if mses else None,  # pooled over pairs, as in eval
+        "revisit_identical": float(np.mean([m == 0 for m in mses])) if mses else None,
+        "final_revisit_psnr": pooled(mses[-1:]) if mses else None,
         "memory": {"points": stats.points, "bytes": stats.used_bytes,
                    "evictions": stats.evictions},
         "outputs": ["demo.mp4", "report.json", "demo_psnr.png"],

@@ -231,6 +231,17 @@ def render_ground_truth(case: EvalCase, size: tuple[int, int], stride: int,
             "c2w": traj.c2w}
 
 
+def revisit_errors(frames, pairs: list[tuple[int, int]]) -> list[float]:
+    """MSE between the frames (uint8 [3, H, W] each) generated at each revisit pair (i, j)."""
+    return [F.mse_loss(frames[j].float() / 255, frames[i].float() / 255).item()
+            for i, j in pairs]
+
+
+def pooled(mses: list[float]) -> float:
+    """PSNR in dB of the mean of squared errors (capped at 100 dB for exact repeats)."""
+    return 10 * math.log10(1 / max(float(np.mean(mses)), 1e-10))
+
+
 def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
     """Metrics of one run: means, revisit consistency by gap bucket, fps.
 
@@ -238,12 +249,7 @@ def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
     reproduced exactly has infinite PSNR, so a mean of per-pair dB would say nothing);
     ``revisit_identical`` is the share of pairs reproduced bit for bit.
     """
-    mses = [F.mse_loss(result.frames[j].float() / 255, result.frames[i].float() / 255).item()
-            for i, j in pairs]
-
-    def pooled(vals: list[float]) -> float:
-        return 10 * math.log10(1 / max(float(np.mean(vals)), 1e-10))
-
+    mses = revisit_errors(result.frames, pairs)
     buckets = {}
     for lo, hi in GAP_BUCKETS:
         vals = [m for m, (i, j) in zip(mses, pairs, strict=True) if lo <= j - i < hi]

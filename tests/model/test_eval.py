@@ -128,3 +128,39 @@ def test_revisit_psnr_pools_the_error_so_exact_repeats_do_not_inflate_it():
     assert row["revisit_psnr"] == pytest.approx(10 * np.log10(1 / (0.2**2 / 2)), abs=1e-3)
     assert row["revisit_buckets"] == {"1-30": {"psnr": row["revisit_psnr"], "pairs": 2}}
     assert row["frame_ms_median"] == pytest.approx(250.0)
+
+
+def test_eval_command_writes_the_report_and_plots(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from latentstage.runtime.cli import app
+
+    suite = tmp_path / "suite.json"
+    suite.write_text(json.dumps([{"seed": EVAL_SEED_BASE + 5, "kind": "indoor",
+                                  "trajectory": "loop", "frames": 10}]))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["eval", "--suite", str(suite), "--out", str(out),
+                                      "--device", "cpu", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["command"].startswith("latentstage ")  # the command line, for the card
+    assert set(report["aggregate"]) == {"none", "rgb", "latent"}
+    assert report["targets"]["latent_revisit_psnr_db"]["value"] is not None
+    assert {"indoor-1000005-loop_psnr.png", "indoor-1000005-loop_revisits.png"} <= {
+        p.name for p in out.iterdir()}
+    assert "latent_revisit_psnr_db" in result.output
+
+
+@pytest.mark.parametrize("content", ["not json", '[{"seed": 1}]', '{"seed": 1}'])
+def test_eval_command_names_a_bad_suite_file(tmp_path, content):
+    from typer.testing import CliRunner
+
+    from latentstage.runtime.cli import app
+
+    suite = tmp_path / "suite.json"
+    suite.write_text(content)
+    result = CliRunner().invoke(app, ["eval", "--suite", str(suite), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--suite" in result.output
