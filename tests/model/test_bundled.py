@@ -82,3 +82,32 @@ def test_latent_memory_beats_no_memory_on_revisits(model):
         run = run_trajectory(model, case, memory, size, 2, torch.device("cpu"), gt)
         scores[memory] = summarise(run, pairs)["revisit_psnr"]
     assert scores["latent"] > scores["none"]
+
+
+@pytest.mark.parametrize("yield_ratio", [0.5, 0.0])
+def test_the_seed_view_survives_a_loop_only_with_trust(model, yield_ratio):
+    """Content generated during the detour has guessed depth. With trust (the default) it never
+    hides the observed seed surfaces, so back at the start the memory reads the seed's own
+    tokens; with trust off it floats in front of them (docs/memory.md, "Trust")."""
+    from latentstage.model.data import DEFAULT_FOV
+    from latentstage.runtime.camera import Intrinsics
+    from latentstage.runtime.memory import LatentMemory, MemoryConfig
+    from latentstage.runtime.pipeline import FramePipeline
+
+    case = EvalCase(EVAL_SEED_BASE + 17, "indoor", "loop", 120)
+    size = tuple(model.config.native_size)
+    gt = render_ground_truth(case, size, 8, torch.device("cpu"))
+    k = Intrinsics.from_fov(DEFAULT_FOV, *size)
+    memory = LatentMemory(model.latent_spec(), MemoryConfig(yield_ratio=yield_ratio))
+    pipe = FramePipeline(model, memory)
+    pipe.seed_world(gt["rgb"][0].float() / 255, gt["depth"][0], k, gt["c2w"][0],
+                    sky=gt["sky"][0])
+    before = memory.readout(k, gt["c2w"][0], 16, 16)
+    for i in range(1, case.frames):
+        pipe.step(k, gt["c2w"][i], i)
+    after = memory.readout(k, gt["c2w"][0], 16, 16)
+    moved = float((after.features - before.features).pow(2).mean())
+    if yield_ratio > 0:
+        assert moved < 1e-3 and torch.allclose(after.depth, before.depth, rtol=1e-3)
+    else:
+        assert moved > 1e-2  # what the trust rule prevents
