@@ -115,6 +115,9 @@ def write_card(model, checkpoint: Path) -> Path:
         "generated there: the seed frame's pixels come back near the autoencoder's ceiling, "
         "the generated rest cannot match a random world (the seed-seen and generated "
         "columns above).",
+        "- Its self-forcing rollouts wrote whole generated frames back at full trust; inference "
+        "writes back only what the memory lacked, at the trust of generated content "
+        "(docs/memory.md). Training with the inference policy is for the next (GPU) run.",
     ]
     path = checkpoint / "README.md"
     path.write_text("\n".join(lines) + "\n")
