@@ -149,6 +149,8 @@ def evaluate(
             cases = [EvalCase(**c) for c in json.loads(Path(suite).read_text())]
         except (OSError, ValueError, TypeError) as exc:
             raise typer.BadParameter(f"{suite!r}: {exc}", param_hint="--suite") from exc
+        if not cases:
+            raise typer.BadParameter(f"{suite!r}: the suite lists no cases", param_hint="--suite")
     wh = parse_size(size) if size else tuple(model.config.native_size)
     total = sum(c.frames for c in cases) * 3
     if jobs == 0:

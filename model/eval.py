@@ -52,6 +52,21 @@ class EvalCase:
     trajectory: str  # "loop", "orbit", "dolly" or "walk"
     frames: int  # trajectory length
 
+    def __post_init__(self) -> None:
+        """Refuse a case that cannot run (or would evaluate on a training world), by field."""
+        checks = [
+            ("seed", isinstance(self.seed, int) and self.seed >= EVAL_SEED_BASE,
+             f"a held-out world seed, an integer >= {EVAL_SEED_BASE:,} (lower ones train)"),
+            ("kind", self.kind in ("indoor", "outdoor"), "'indoor' or 'outdoor'"),
+            ("trajectory", self.trajectory in ("loop", "orbit", "dolly", "walk"),
+             "'loop', 'orbit', 'dolly' or 'walk'"),
+            ("frames", isinstance(self.frames, int) and 8 <= self.frames <= 100_000,
+             "an integer from 8 to 100,000"),
+        ]
+        for field, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"case {field}: got {getattr(self, field)!r}, expected {expected}")
+
     @property
     def name(self) -> str:
         return f"{self.kind}-{self.seed}-{self.trajectory}"

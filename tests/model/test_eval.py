@@ -153,14 +153,27 @@ def test_eval_command_writes_the_report_and_plots(tmp_path):
     assert "latent_revisit_psnr_db" in result.output
 
 
-@pytest.mark.parametrize("content", ["not json", '[{"seed": 1}]', '{"seed": 1}'])
-def test_eval_command_names_a_bad_suite_file(tmp_path, content):
+def _case(**change) -> str:
+    import json
+
+    case = {"seed": EVAL_SEED_BASE, "kind": "indoor", "trajectory": "loop", "frames": 20}
+    return json.dumps([{**case, **change}])
+
+
+@pytest.mark.parametrize("content, named", [
+    ("not json", "--suite"), ('[{"seed": 1}]', "--suite"), ('{"seed": 1}', "--suite"),
+    ("[]", "no cases"), (_case(seed=5), "case seed"), (_case(kind="cave"), "case kind"),
+    (_case(trajectory="spin"), "case trajectory"), (_case(frames=2), "case frames"),
+])
+def test_eval_command_names_a_bad_suite_file(tmp_path, content, named):
     from typer.testing import CliRunner
 
     from latentstage.runtime.cli import app
 
     suite = tmp_path / "suite.json"
     suite.write_text(content)
-    result = CliRunner().invoke(app, ["eval", "--suite", str(suite), "--out", str(tmp_path)])
+    result = CliRunner().invoke(app, ["eval", "--suite", str(suite), "--out", str(tmp_path)],
+                                terminal_width=200)
     assert result.exit_code == 2
-    assert "--suite" in result.output
+    text = "".join(result.output.replace("│", "").split())  # rich's panel wraps anywhere
+    assert "--suite" in text and named.replace(" ", "") in text
