@@ -42,7 +42,7 @@ def write_card(model, checkpoint: Path) -> Path:
         "",
         f"Model id `{model.model_id}`. Native size {cfg.native_size[0]}x{cfg.native_size[1]}, "
         f"latent {cfg.latent['channels']} channels at stride {cfg.latent['stride']}, "
-        f"{cfg.sampler_steps} sampler steps by default.",
+        f"{cfg.sampler_steps} sampler step{'s' if cfg.sampler_steps != 1 else ''} by default.",
         "",
         "**It knows only procedural worlds.** It was trained by this repository's own code on "
         "its procedural indoor rooms and outdoor scenes (`latentstage.model.worlds`), on "
