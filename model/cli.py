@@ -56,6 +56,12 @@ def _device(name: DeviceName):
     return torch.device(name.value)
 
 
+#: ``--threads`` of the render commands (one option object, shared).
+_THREADS_OPTION = typer.Option(
+    1, min=0, help="CPU threads for torch (0: torch's default). One thread is nearly as fast "
+    "for these small tensors and does not stall when other processes share the CPU.")
+
+
 def _threads(count: int) -> None:
     """Use ``count`` CPU threads in torch (0 keeps torch's default)."""
     import torch
@@ -112,9 +118,7 @@ def render_cmd(
     device: DeviceName = typer.Option(DeviceName.cpu, help="Render device."),
     batch: int = typer.Option(8, min=1, help="Frames rendered per batch."),
     low_frequency: bool = typer.Option(False, "--low-frequency", help="Smooth materials only."),
-    threads: int = typer.Option(
-        1, min=0, help="CPU threads for torch (0: torch's default). One thread is nearly as "
-        "fast for these small tensors and does not stall when other processes share the CPU."),
+    threads: int = _THREADS_OPTION,
 ) -> None:
     """Render a fly-through: PNG frames, depth, sky masks, cameras.json (and an mp4)."""
     from latentstage.model.worlds import make_scene, make_trajectory
@@ -175,9 +179,7 @@ def bench_cmd(
     batch: list[int] = typer.Option([1, 8], min=1, help="Poses per render call (repeatable)."),
     seed: int = typer.Option(0, min=0, help="World seed."),
     fov: float = typer.Option(70.0, min=1.0, max=179.0, help="Horizontal field of view, degrees."),
-    threads: int = typer.Option(
-        1, min=0, help="CPU threads for torch (0: torch's default). One thread is nearly as "
-        "fast for these small tensors and does not stall when other processes share the CPU."),
+    threads: int = _THREADS_OPTION,
 ) -> None:
     """Render speed in frames per second for an indoor and an outdoor scene (walk paths)."""
     import torch

@@ -49,11 +49,18 @@ def _device(device: str):
     return resolve_device(device)
 
 
+def _model_path(model_dir: str) -> Path:
+    """The checkpoint directory a ``--model`` value names ("bundled" or "": the bundled one)."""
+    from latentstage.model.world_model import bundled_checkpoint_dir
+
+    return bundled_checkpoint_dir() if model_dir in ("", "bundled") else Path(model_dir)
+
+
 def _load_model(model_dir: str, device):
-    from latentstage.model.world_model import WorldModel, bundled_checkpoint_dir
+    from latentstage.model.world_model import WorldModel
     from latentstage.runtime.errors import CorruptFile, Incompatible, NotFound
 
-    path = bundled_checkpoint_dir() if model_dir in ("", "bundled") else Path(model_dir)
+    path = _model_path(model_dir)
     try:
         return WorldModel.from_pretrained(path, device=device).eval()
     except (NotFound, CorruptFile, Incompatible) as exc:
@@ -129,6 +136,9 @@ def evaluate(
     jobs: int = typer.Option(
         0, min=0, help="Worker processes, one case each at a time (0: one per CPU core on a "
         "CPU, 1 on CUDA)."),
+    yield_ratio: float = typer.Option(
+        None, min=0.0, max=1.0, help="The latent memory's trust rule (docs/memory.md); 0 turns "
+        "it off, for ablations (default: the memory's own)."),
     update_card: bool = typer.Option(
         False, "--update-card", help="Record the results in the checkpoint's config and card."),
 ) -> None:
@@ -136,9 +146,9 @@ def evaluate(
     import json
     import os
 
-    from latentstage.model.eval import EvalCase, builtin_suite, evaluate_parallel
+    from latentstage.model.eval import EvalCase, builtin_suite
     from latentstage.model.eval import evaluate as run
-    from latentstage.model.world_model import bundled_checkpoint_dir
+    from latentstage.runtime.memory import MemoryConfig
 
     dev = _device(device)
     model = _load_model(model_dir, dev)
@@ -157,6 +167,12 @@ def evaluate(
         jobs = 1 if dev.type == "cuda" else min(os.cpu_count() or 1, len(cases))
     jobs = min(jobs, len(cases))
     steps = steps or model.config.sampler_steps
+    if update_card and yield_ratio is not None:
+        raise typer.BadParameter("an ablation is not recorded in the card: drop --update-card",
+                                 param_hint="--yield-ratio")
+    memory_config = MemoryConfig() if yield_ratio is None else MemoryConfig(
+        yield_ratio=yield_ratio)
+    path = _model_path(model_dir)
     with _progress() as bar:
         task = bar.add_task(f"evaluating ({jobs} job{'s' if jobs > 1 else ''})", total=total,
                             info="")
@@ -164,19 +180,14 @@ def evaluate(
         def tick(name: str) -> None:
             bar.update(task, advance=1, info=name)
 
-        if jobs > 1:
-            path = bundled_checkpoint_dir() if model_dir in ("", "bundled") else Path(model_dir)
-            report = evaluate_parallel(model, path, cases, wh, steps, dev, out, jobs, tick=tick)
-        else:
-            report = run(model, cases, wh, steps, dev, out, tick=tick)
+        report = run(model, cases, wh, steps, dev, out, tick=tick, jobs=jobs, model_dir=path,
+                     memory_config=memory_config)
     report["command"] = "latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     (out / "report.json").write_text(json.dumps(report, indent=2))
     _print_report(report)
     if update_card:
         from latentstage.model.card import record_eval
-        from latentstage.model.world_model import bundled_checkpoint_dir
 
-        path = bundled_checkpoint_dir() if model_dir in ("", "bundled") else Path(model_dir)
         record_eval(model, path, report)
         console.print(f"recorded the results in {path / 'config.json'} and README.md")
     console.print(f"report: {out / 'report.json'}")
@@ -205,10 +216,9 @@ def eval_merge(
     _print_report(report)
     if update_card:
         from latentstage.model.card import record_eval
-        from latentstage.model.world_model import bundled_checkpoint_dir
 
         model = _load_model(model_dir, _device("cpu"))
-        path = bundled_checkpoint_dir() if model_dir in ("", "bundled") else Path(model_dir)
+        path = _model_path(model_dir)
         record_eval(model, path, report)
         console.print(f"recorded the results in {path / 'config.json'} and README.md")
 

@@ -102,11 +102,12 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 class _Conditioner:
     """The memory under test: readout for the next frame, and what it keeps afterwards."""
 
-    def __init__(self, kind: str, model, device: torch.device):
+    def __init__(self, kind: str, model, device: torch.device,
+                 memory_config: MemoryConfig | None = None):
         self.kind, self.model = kind, model
         spec = model.latent_spec()
         self.stride = spec.stride
-        self.latent = LatentMemory(spec, MemoryConfig(), device)
+        self.latent = LatentMemory(spec, memory_config or MemoryConfig(), device)
         self.rgb = RGBPointCloudMemory(device) if kind == "rgb" else None
 
     def readout(self, k: Intrinsics, c2w: np.ndarray) -> Readout:
@@ -157,11 +158,12 @@ class RunResult:
 @torch.inference_mode()
 def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], steps: int,
                    device: torch.device, gt: dict, seed: int = 0,
-                   tick: Callable[[], None] | None = None) -> RunResult:
+                   tick: Callable[[], None] | None = None,
+                   memory_config: MemoryConfig | None = None) -> RunResult:
     """Generate ``case`` with ``memory`` ("none", "rgb" or "latent") from the seed frame."""
     k = Intrinsics.from_fov(DEFAULT_FOV, *size)
     spec = model.latent_spec()
-    cond_mem = _Conditioner(memory, model, device)
+    cond_mem = _Conditioner(memory, model, device, memory_config)
     rgb0 = gt["rgb"][0].float().to(device) / 255
     latent0 = model.encode(rgb0[None])[0]
     cond_mem.write(latent0, gt["depth"][0].to(device), rgb0, k, gt["c2w"][0],
@@ -342,7 +344,8 @@ def targets(results: dict[str, dict[str, dict]]) -> dict[str, dict]:
 
 def evaluate_case(model, case: EvalCase, size: tuple[int, int], steps: int,
                   device: torch.device, out: Path, memories=MEMORIES,
-                  tick: Callable[[str], None] | None = None) -> dict[str, dict]:
+                  tick: Callable[[str], None] | None = None,
+                  memory_config: MemoryConfig | None = None) -> dict[str, dict]:
     """Run one case under every memory; write its plots into ``out``; return its summaries."""
     from latentstage.model.plots import coverage_image, metric_vs_frame, revisit_strip
 
@@ -353,7 +356,7 @@ def evaluate_case(model, case: EvalCase, size: tuple[int, int], steps: int,
     for mem in memories:
         runs[mem] = run_trajectory(model, case, mem, size, steps, device, gt,
                                    tick=(lambda m=mem: tick(f"{case.name} {m}"))
-                                   if tick else None)
+                                   if tick else None, memory_config=memory_config)
     metric_vs_frame({m: r.psnr for m, r in runs.items()}, out / f"{case.name}_psnr.png",
                     f"{case.name}: PSNR against ground truth", marks=[j for _, j in pairs])
     strip = []
@@ -368,8 +371,10 @@ def evaluate_case(model, case: EvalCase, size: tuple[int, int], steps: int,
 
 def build_report(model_id: str | None, cases: list[EvalCase], results: dict[str, dict],
                  size: tuple[int, int], steps: int, device: torch.device, memories,
-                 jobs: int = 1) -> dict:
+                 jobs: int = 1, memory_config: MemoryConfig | None = None) -> dict:
     """The report of a run: per-case results in suite order, aggregates and targets."""
+    from dataclasses import asdict
+
     results = {c.name: results[c.name] for c in cases}
     return {
         "model": model_id,
@@ -378,6 +383,7 @@ def build_report(model_id: str | None, cases: list[EvalCase], results: dict[str,
         "device": str(device),
         "jobs": jobs,
         "memories": list(memories),
+        "memory_config": asdict(memory_config or MemoryConfig()),
         "cases": [case.__dict__ for case in cases],
         "results": results,
         "aggregate": aggregate(results),
@@ -389,14 +395,27 @@ def build_report(model_id: str | None, cases: list[EvalCase], results: dict[str,
 
 def evaluate(model, cases: list[EvalCase], size: tuple[int, int], steps: int,
              device: torch.device, out, memories=MEMORIES,
-             tick: Callable[[str], None] | None = None) -> dict:
-    """Run every case under every memory; write ``report.json`` and plots into ``out``."""
+             tick: Callable[[str], None] | None = None, jobs: int = 1,
+             model_dir: Path | None = None, memory_config: MemoryConfig | None = None) -> dict:
+    """Run every case under every memory; write ``report.json`` and plots into ``out``.
+
+    With ``jobs`` > 1 the cases run in that many worker processes (CPU cores split between
+    them, longest cases first), each loading the checkpoint at ``model_dir``. The results are
+    those of a sequential run except for the timings: every frame's noise depends only on
+    (seed, frame), not on the process.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results = {case.name: evaluate_case(model, case, size, steps, device, out, memories, tick)
-               for case in cases}
+    if jobs > 1:
+        if model_dir is None:
+            raise ValueError("model_dir: the checkpoint directory the workers load, for jobs > 1")
+        results = _evaluate_in_workers(Path(model_dir), cases, size, steps, device, out, jobs,
+                                       tuple(memories), memory_config, tick)
+    else:
+        results = {case.name: evaluate_case(model, case, size, steps, device, out, memories,
+                                            tick, memory_config) for case in cases}
     report = build_report(getattr(model, "model_id", None), cases, results, size, steps,
-                          device, memories)
+                          device, memories, jobs, memory_config)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     return report
 
@@ -413,33 +432,28 @@ def _init_worker(model_dir: Path, device: str, threads: int, ticks) -> None:
                    ticks=ticks)
 
 
-def _worker_case(case: EvalCase, size: tuple[int, int], steps: int, out: Path,
-                 memories) -> tuple[str, dict]:
-    ticks = _WORKER["ticks"]
+def _worker_case(case: EvalCase, size: tuple[int, int], steps: int, out: Path, memories,
+                 memory_config: MemoryConfig | None) -> tuple[str, dict]:
     return case.name, evaluate_case(_WORKER["model"], case, size, steps, _WORKER["device"],
-                                    out, memories, tick=ticks.put)
+                                    out, memories, _WORKER["ticks"].put, memory_config)
 
 
-def evaluate_parallel(model, model_dir: Path, cases: list[EvalCase], size: tuple[int, int],
-                      steps: int, device: torch.device, out, jobs: int, memories=MEMORIES,
-                      tick: Callable[[str], None] | None = None) -> dict:
-    """:func:`evaluate` with cases spread over ``jobs`` worker processes (CPU cores split
-    between them), longest cases first. Results are identical to a sequential run except for
-    the timings: every frame's noise depends only on (seed, frame), not on the process."""
+def _evaluate_in_workers(model_dir: Path, cases: list[EvalCase], size: tuple[int, int],
+                         steps: int, device: torch.device, out: Path, jobs: int, memories,
+                         memory_config: MemoryConfig | None,
+                         tick: Callable[[str], None] | None) -> dict[str, dict]:
     import multiprocessing as mp
     import queue as queue_mod
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     ctx = mp.get_context("spawn")  # torch is not fork-safe once it has threads
     threads = max(1, torch.get_num_threads() // jobs)
     results: dict[str, dict] = {}
     with ctx.Manager() as manager, ProcessPoolExecutor(
         jobs, mp_context=ctx, initializer=_init_worker,
-        initargs=(Path(model_dir), str(device), threads, ticks := manager.Queue()),
+        initargs=(model_dir, str(device), threads, ticks := manager.Queue()),
     ) as pool:
-        pending = {pool.submit(_worker_case, case, size, steps, out, tuple(memories))
+        pending = {pool.submit(_worker_case, case, size, steps, out, memories, memory_config)
                    for case in sorted(cases, key=lambda c: -c.frames)}
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -453,10 +467,7 @@ def evaluate_parallel(model, model_dir: Path, cases: list[EvalCase], size: tuple
                     break
                 if tick is not None:
                     tick(name)
-    report = build_report(getattr(model, "model_id", None), cases, results, size, steps,
-                          device, memories, jobs=jobs)
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    return report
+    return results
 
 
 @torch.inference_mode()

@@ -100,15 +100,15 @@ def _without_timings(results: dict) -> dict:
 
 def test_parallel_evaluation_matches_a_sequential_one(model, tmp_path):
     """Worker processes give the same numbers (bar timings) and the suite's case order."""
-    from latentstage.model.eval import evaluate, evaluate_parallel
+    from latentstage.model.eval import evaluate
 
     model.save_pretrained(tmp_path / "ckpt")
     cases = [EvalCase(EVAL_SEED_BASE + 5, "indoor", "loop", 12),
              EvalCase(EVAL_SEED_BASE + 6, "outdoor", "orbit", 16)]
     ticks = []
     seq = evaluate(model, cases, SIZE, 1, CPU, tmp_path / "seq", memories=("none", "latent"))
-    par = evaluate_parallel(model, tmp_path / "ckpt", cases, SIZE, 1, CPU, tmp_path / "par",
-                            jobs=2, memories=("none", "latent"), tick=ticks.append)
+    par = evaluate(model, cases, SIZE, 1, CPU, tmp_path / "par", memories=("none", "latent"),
+                   tick=ticks.append, jobs=2, model_dir=tmp_path / "ckpt")
     assert list(par["results"]) == [c.name for c in cases]
     assert _without_timings(par["results"]) == _without_timings(seq["results"])
     assert len(ticks) == 2 * (12 + 16)
@@ -177,3 +177,23 @@ def test_eval_command_names_a_bad_suite_file(tmp_path, content, named):
     assert result.exit_code == 2
     text = "".join(result.output.replace("│", "").split())  # rich's panel wraps anywhere
     assert "--suite" in text and named.replace(" ", "") in text
+
+
+def test_eval_command_runs_ablations_but_never_records_them_in_the_card(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from latentstage.runtime.cli import app
+
+    suite = tmp_path / "suite.json"
+    suite.write_text(_case(frames=8))
+    args = ["eval", "--suite", str(suite), "--out", str(tmp_path / "o"), "--yield-ratio", "0",
+            "--jobs", "1"]
+    refused = CliRunner().invoke(app, [*args, "--update-card"])
+    assert refused.exit_code == 2
+    assert "--yield-ratio" in "".join(refused.output.replace("│", "").split())
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["memory_config"]["yield_ratio"] == 0
