@@ -93,10 +93,14 @@ def revisit_pairs(c2w: np.ndarray) -> list[tuple[int, int]]:
     return sorted((i, j) for j, i in earliest.items())
 
 
+def _db(mse: float) -> float:
+    """PSNR in dB of a mean squared error of values in [0, 1] (capped at 100 dB)."""
+    return 10 * math.log10(1 / max(mse, 1e-10))
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR in dB of images in [0, 1] ([3, H, W])."""
-    mse = F.mse_loss(a, b).item()
-    return 10 * math.log10(1 / max(mse, 1e-10))
+    return _db(F.mse_loss(a, b).item())
 
 
 class _Conditioner:
@@ -151,8 +155,7 @@ class RunResult:
     depth_absrel: list[float]  # per frame, latent resolution, non-sky pixels
     psnr_seen: list[float | None]  # per frame, pixels the seed frame observed (None: none)
     psnr_unseen: list[float | None]  # per frame, the other pixels (None: none)
-    seconds: float  # generation time (readout, sampler, decode, write), excluding ground truth
-    frame_seconds: list[float]  # the same, per frame
+    frame_seconds: list[float]  # generation time per frame (readout, sampler, decode, write)
 
 
 @torch.inference_mode()
@@ -202,8 +205,7 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
             absrel.append(float(rel))
         if tick is not None:
             tick()
-    return RunResult(out, cov, psnrs, ssims, absrel, seen_psnr, unseen_psnr,
-                     float(sum(frame_seconds)), frame_seconds)
+    return RunResult(out, cov, psnrs, ssims, absrel, seen_psnr, unseen_psnr, frame_seconds)
 
 
 def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float | None:
@@ -211,8 +213,7 @@ def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float |
     n = int(mask.sum())
     if n == 0:
         return None
-    mse = ((a - b) ** 2 * mask).sum().item() / (n * a.shape[0])
-    return 10 * math.log10(1 / max(mse, 1e-10))
+    return _db(((a - b) ** 2 * mask).sum().item() / (n * a.shape[0]))
 
 
 def seed_coverage(gt: dict, model, size: tuple[int, int], device: torch.device) -> torch.Tensor:
@@ -256,7 +257,7 @@ def revisit_errors(frames, pairs: list[tuple[int, int]]) -> list[float]:
 
 def pooled(mses: list[float]) -> float:
     """PSNR in dB of the mean of squared errors (capped at 100 dB for exact repeats)."""
-    return 10 * math.log10(1 / max(float(np.mean(mses)), 1e-10))
+    return _db(float(np.mean(mses)))
 
 
 def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
@@ -284,7 +285,7 @@ def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
         "psnr": float(np.mean(result.psnr)),
         "ssim": float(np.mean(result.ssim)),
         "depth_absrel": float(np.mean(result.depth_absrel)) if result.depth_absrel else None,
-        "fps": n / result.seconds if result.seconds > 0 else None,
+        "fps": n / seconds if (seconds := sum(result.frame_seconds)) > 0 else None,
         # The median frame resists the other jobs of a shared machine; targets compare it.
         "frame_ms_median": float(np.median(result.frame_seconds)) * 1e3 if n else None,
         "revisit_pairs": len(pairs),

@@ -122,7 +122,7 @@ def test_revisit_psnr_pools_the_error_so_exact_repeats_do_not_inflate_it():
     frames = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
     frames[3] = 51  # frame 3 differs from frame 1 by 0.2 everywhere: 13.98 dB
     run = RunResult(frames, torch.zeros(4, 1, 1), [20.0] * 4, [0.5] * 4, [], [None] * 4,
-                    [None] * 4, 1.0, [0.25] * 4)
+                    [None] * 4, [0.25] * 4)
     row = summarise(run, [(0, 2), (1, 3)])  # (0, 2) is reproduced bit for bit
     assert row["revisit_identical"] == 0.5
     assert row["revisit_psnr"] == pytest.approx(10 * np.log10(1 / (0.2**2 / 2)), abs=1e-3)
