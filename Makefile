@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo flythrough test lint clean
+.PHONY: setup deps tools demo flythrough test lint clean
 
 setup: $(STAMP)
 
@@ -27,11 +27,35 @@ flythrough: $(STAMP)
 	$(BIN)/latentstage worlds render --seed 7 --kind indoor --trajectory loop --frames 120 \
 		--size 256x256 --out out/flythrough --video
 
-test: $(STAMP) lint
+# Debian packages the test command needs beyond Python: the native client library (C++17,
+# gRPC C++, protobuf, GoogleTest, CMake) and the C# bindings (Mono). Installed with apt-get as
+# root, or through sudo; only the missing ones, and the list is printed first.
+APT_PACKAGES := cmake g++ make pkg-config libgrpc++-dev libprotobuf-dev protobuf-compiler \
+	protobuf-compiler-grpc libgtest-dev mono-mcs mono-runtime
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing Debian packages:" $$missing; \
+		if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
+		else echo "error: root or sudo needed; run as root: apt-get update &&" \
+			"apt-get install -y" $$missing; exit 1; fi; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			$$sudo apt-get install -y -qq --no-install-recommends $$missing \
+		|| { echo "error: could not install:" $$missing; exit 1; }; \
+	fi
+
+# Node tools from the npm registry (tools/package.json): buf, which lints the wire contract.
+tools/node_modules/.installed: tools/package.json
+	@command -v npm >/dev/null || { echo "error: npm is needed for buf; run: apt-get install -y npm"; exit 1; }
+	cd tools && npm install --silent --no-audit --no-fund
+	@touch $@
+tools: tools/node_modules/.installed
+
+test: $(STAMP) deps tools lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) build *.egg-info out .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info out .pytest_cache .ruff_cache tools/node_modules

@@ -42,7 +42,8 @@ _CONVENTIONS = {"opencv": cpb.CONVENTION_OPENCV, "opengl": cpb.CONVENTION_OPENGL
                 "unreal": cpb.CONVENTION_UNREAL, "unity": cpb.CONVENTION_UNITY,
                 "usd": cpb.CONVENTION_USD, "blender": cpb.CONVENTION_BLENDER}
 _ENCODINGS = {"raw": pb.ENCODING_RAW_RGB8, "raw_rgb8": pb.ENCODING_RAW_RGB8,
-              "raw_rgba8": pb.ENCODING_RAW_RGBA8, "jpeg": pb.ENCODING_JPEG}
+              "raw_rgba8": pb.ENCODING_RAW_RGBA8, "raw_bgra8": pb.ENCODING_RAW_BGRA8,
+              "jpeg": pb.ENCODING_JPEG}
 _KINDS = {"indoor": pb.WORLD_KIND_INDOOR, "outdoor": pb.WORLD_KIND_OUTDOOR}
 
 
@@ -204,13 +205,15 @@ def open_message(world: pb.WorldSpec | str, size: tuple[int, int], convention: s
                  encoding: str | int = "jpeg", *, jpeg_quality: int = 90, target_fps: float = 0.0,
                  steps: int = 0, seed: int = 0, lens: cpb.Lens | None = None,
                  lockstep: bool = False, prediction: bool | None = None,
-                 client_name: str = "latentstage-python") -> pb.Open:
-    """An Open: ``world`` is a WorldSpec (new world) or a world id (attach)."""
+                 client_name: str = "latentstage-python", bottom_up: bool = False) -> pb.Open:
+    """An Open: ``world`` is a WorldSpec (new world) or a world id (attach). ``bottom_up``
+    asks for raw rows bottom to top (Unity's texture origin)."""
     msg = pb.Open(size=pb.Size(width=size[0], height=size[1]),
                   encoding=encoding_value(encoding), jpeg_quality=jpeg_quality,
                   target_fps=target_fps, sampler_steps=steps, seed=seed,
                   convention=convention_value(convention), client_name=client_name,
-                  pacing=pb.PACING_LOCKSTEP if lockstep else pb.PACING_REALTIME)
+                  pacing=pb.PACING_LOCKSTEP if lockstep else pb.PACING_REALTIME,
+                  bottom_up=bottom_up)
     if prediction is not None:
         msg.prediction = pb.PREDICTION_ON if prediction else pb.PREDICTION_OFF
     if isinstance(world, str):
@@ -223,14 +226,16 @@ def open_message(world: pb.WorldSpec | str, size: tuple[int, int], convention: s
 
 
 _ENCODING_NAMES = {pb.ENCODING_RAW_RGB8: Encoding.RAW_RGB8, pb.ENCODING_RAW_RGBA8:
-                   Encoding.RAW_RGBA8, pb.ENCODING_JPEG: Encoding.JPEG}
+                   Encoding.RAW_RGBA8, pb.ENCODING_JPEG: Encoding.JPEG,
+                   pb.ENCODING_RAW_BGRA8: Encoding.RAW_BGRA8}
 
 
 def frame_pixels(frame: pb.Frame) -> np.ndarray:
-    """A frame's pixels as [H, W, 3] uint8 (raw with stride, or JPEG decoded)."""
+    """A frame's pixels as [H, W, 3] uint8 RGB, top row first (raw with stride and any row
+    order or channel order, or JPEG decoded)."""
     img = frame.image
     return decode_frame(EncodedImage(_ENCODING_NAMES[img.encoding], img.width, img.height,
-                                     img.stride, img.data))
+                                     img.stride, img.data, img.bottom_up))
 
 
 def frame_c2w(frame: pb.Frame) -> np.ndarray:
@@ -255,7 +260,7 @@ class AsyncClient:
             self.channel = grpc.aio.secure_channel(target, creds, options=opts)
         else:
             self.channel = grpc.aio.insecure_channel(target, options=opts)
-        self.stub = pb_grpc.LatentStageStub(self.channel)
+        self.stub = pb_grpc.LatentStageServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
     async def __aenter__(self) -> AsyncClient:
@@ -268,13 +273,15 @@ class AsyncClient:
         await self.channel.close()
 
     async def server_info(self, timeout: float | None = 30) -> pb.ServerInfo:
-        return await self.stub.GetServerInfo(pb.GetServerInfoRequest(), metadata=self.metadata,
-                                             timeout=timeout)
+        reply = await self.stub.GetServerInfo(pb.GetServerInfoRequest(), metadata=self.metadata,
+                                              timeout=timeout)
+        return reply.info
 
     async def create_world(self, spec: pb.WorldSpec, timeout: float | None = 120
                            ) -> pb.WorldInfo:
-        return await self.stub.CreateWorld(pb.CreateWorldRequest(spec=spec),
-                                           metadata=self.metadata, timeout=timeout)
+        reply = await self.stub.CreateWorld(pb.CreateWorldRequest(spec=spec),
+                                            metadata=self.metadata, timeout=timeout)
+        return reply.world
 
     async def save_world(self, world_id: str, name: str = "", return_data: bool = False,
                          timeout: float | None = 120) -> pb.SaveWorldResponse:
@@ -285,8 +292,9 @@ class AsyncClient:
     async def load_world(self, name: str | None = None, data: bytes | None = None,
                          label: str = "", timeout: float | None = 120) -> pb.WorldInfo:
         ref = pb.SnapshotRef(name=name) if name is not None else pb.SnapshotRef(data=data)
-        return await self.stub.LoadWorld(pb.LoadWorldRequest(snapshot=ref, name=label),
-                                         metadata=self.metadata, timeout=timeout)
+        reply = await self.stub.LoadWorld(pb.LoadWorldRequest(snapshot=ref, name=label),
+                                          metadata=self.metadata, timeout=timeout)
+        return reply.world
 
     async def delete_world(self, world_id: str, force: bool = False,
                            timeout: float | None = 30) -> None:
@@ -326,25 +334,26 @@ class AsyncSession:
             self.cancel()
 
     async def open(self) -> pb.Event:
-        """Send Open and wait for EVENT_SESSION_OPENED (raises grpc.aio.AioRpcError on refusal)."""
+        """Send Open and wait for EVENT_KIND_SESSION_OPENED (raises grpc.aio.AioRpcError on
+        refusal)."""
         self.call = self.client.stub.Session(metadata=self.client.metadata)
         # The server answers with its headers at once: a call refused before it reads Open
         # (UNAUTHENTICATED) then fails on the read below with its real status, instead of a
         # write racing the refusal.
         await self.call.initial_metadata()
         try:
-            await self.call.write(pb.ClientMessage(open=self.open_msg))
+            await self.call.write(pb.SessionRequest(open=self.open_msg))
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             pass  # the read below raises the status
         msg = await self.recv()
         if msg is None or msg.WhichOneof("kind") != "event":
-            raise SessionClosed(f"expected EVENT_SESSION_OPENED, got {msg}")
+            raise SessionClosed(f"expected EVENT_KIND_SESSION_OPENED, got {msg}")
         self.session_id, self.world_id = msg.event.session_id, msg.event.world_id
         self.settings = msg.event.settings
         return msg.event
 
     async def send(self, pose_msg: pb.Pose) -> None:
-        await self.call.write(pb.ClientMessage(pose=pose_msg))
+        await self.call.write(pb.SessionRequest(pose=pose_msg))
 
     async def control(self, **fields) -> None:
         """Send a Control (fields of latentstage.v1.Control, e.g. target_fps=24)."""
@@ -352,9 +361,9 @@ class AsyncSession:
         msg = pb.Control(**fields)
         if snapshot is not None:
             msg.snapshot.name = snapshot
-        await self.call.write(pb.ClientMessage(control=msg))
+        await self.call.write(pb.SessionRequest(control=msg))
 
-    async def recv(self) -> pb.ServerMessage | None:
+    async def recv(self) -> pb.SessionResponse | None:
         """The next server message, or None at the end of the stream."""
         msg = await self.call.read()
         if msg is grpc.aio.EOF:
@@ -373,7 +382,8 @@ class AsyncSession:
                 return msg.frame
             if kind == "event":
                 self.events.append(msg.event)
-                if msg.event.kind in (pb.EVENT_SESSION_CLOSED, pb.EVENT_SERVER_SHUTTING_DOWN):
+                if msg.event.kind in (pb.EVENT_KIND_SESSION_CLOSED,
+                                      pb.EVENT_KIND_SERVER_SHUTTING_DOWN):
                     self.final_event = msg.event
             else:
                 self.errors.append(msg.error)
@@ -394,18 +404,18 @@ class AsyncSession:
             if frame.frame_id == pose_msg.frame_id:
                 return frame
 
-    async def close(self) -> list[pb.ServerMessage]:
+    async def close(self) -> list[pb.SessionResponse]:
         """Send Close and read to the end; returns the messages that were still coming."""
         rest = []
         try:
-            await self.call.write(pb.ClientMessage(close=pb.Close()))
+            await self.call.write(pb.SessionRequest(close=pb.Close()))
             await self.call.done_writing()
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             pass
         while (msg := await self.recv()) is not None:
             rest.append(msg)
             if msg.WhichOneof("kind") == "event" and msg.event.kind in (
-                    pb.EVENT_SESSION_CLOSED, pb.EVENT_SERVER_SHUTTING_DOWN):
+                    pb.EVENT_KIND_SESSION_CLOSED, pb.EVENT_KIND_SERVER_SHUTTING_DOWN):
                 self.final_event = msg.event
         return rest
 
@@ -493,7 +503,7 @@ class SyncSession:
     def control(self, **fields) -> None:
         self._client._run(self.aio.control(**fields))
 
-    def recv(self, timeout: float | None = None) -> pb.ServerMessage | None:
+    def recv(self, timeout: float | None = None) -> pb.SessionResponse | None:
         return self._client._run(self.aio.recv(), timeout)
 
     def next_frame(self, timeout: float | None = None) -> pb.Frame:
@@ -505,7 +515,7 @@ class SyncSession:
     def render(self, pose_msg: pb.Pose, timeout: float | None = None) -> pb.Frame:
         return self._client._run(self.aio.render(pose_msg), timeout)
 
-    def close(self) -> list[pb.ServerMessage]:
+    def close(self) -> list[pb.SessionResponse]:
         return self._client._run(self.aio.close())
 
     def cancel(self) -> None:

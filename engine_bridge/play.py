@@ -156,7 +156,7 @@ async def _play_realtime(session: C.AsyncSession, path: CameraPath, rec: _Record
             await asyncio.sleep(max(0.0, t0 + due - time.perf_counter()))
             rec.sent[s.frame_id] = time.perf_counter()
             await session.send(to_pose(s, start_ns, rate))
-        await session.call.write(pb.ClientMessage(close=pb.Close()))
+        await session.call.write(pb.SessionRequest(close=pb.Close()))
         await session.call.done_writing()
 
     task = asyncio.create_task(sender())

@@ -189,6 +189,25 @@ class Intrinsics:
             )
         return self.scaled(self.width // stride, self.height // stride)
 
+    def padded(self, stride: int) -> tuple[Intrinsics, int, int]:
+        """The same camera on the next grid whose sides divide by ``stride``, centred.
+
+        Returns ``(intrinsics, top, left)``: the image grows by whole pixels split evenly (the
+        odd one at the bottom/right) and the principal point moves by ``left`` and ``top``
+        pixels, so cropping rows ``top..top+height`` and columns ``left..left+width`` of a
+        render at the padded size gives exactly this camera's image.
+        """
+        width = -(-self.width // stride) * stride
+        height = -(-self.height // stride) * stride
+        left, top = (width - self.width) // 2, (height - self.height) // 2
+        k = Intrinsics(self.fx, self.fy, self.cx + left, self.cy + top, width, height)
+        return k, top, left
+
+    def cropped(self, width: int, height: int) -> Intrinsics:
+        """Inverse of :meth:`padded`: the centre ``width`` x ``height`` pixels of this image."""
+        left, top = (self.width - width) // 2, (self.height - height) // 2
+        return Intrinsics(self.fx, self.fy, self.cx - left, self.cy - top, width, height)
+
     def matrix(self) -> np.ndarray:
         """The 3x3 calibration matrix K (float64)."""
         return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], np.float64)

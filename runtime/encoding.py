@@ -1,4 +1,5 @@
-"""Frame encoding (raw RGB8/RGBA8 with stride, JPEG) and seed-image decoding. Torch-free.
+"""Frame encoding (raw RGB8/RGBA8/BGRA8 with stride, optionally bottom-up; JPEG) and seed-image
+decoding. Torch-free.
 
 JPEG goes through simplejpeg (libjpeg-turbo, releases the GIL), so encoding runs on a thread
 pool next to the model worker. Raw frames are tightly packed: ``stride = width * channels``.
@@ -18,18 +19,24 @@ _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-def encode_frame(rgb: np.ndarray, encoding: Encoding, quality: int = 90) -> EncodedImage:
-    """Encode ``rgb`` [H, W, 3] uint8 as ``encoding`` (JPEG at ``quality`` 1..100)."""
+def encode_frame(rgb: np.ndarray, encoding: Encoding, quality: int = 90,
+                 bottom_up: bool = False) -> EncodedImage:
+    """Encode ``rgb`` [H, W, 3] uint8 as ``encoding`` (JPEG at ``quality`` 1..100).
+
+    ``bottom_up`` reverses the row order of raw encodings (JPEG is always top to bottom).
+    """
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise InvalidInput("rgb", rgb, "an [H, W, 3] uint8 array")
     h, w = rgb.shape[:2]
+    rows = rgb[::-1] if bottom_up and encoding is not Encoding.JPEG else rgb
     if encoding is Encoding.RAW_RGB8:
-        return EncodedImage(encoding, w, h, w * 3, np.ascontiguousarray(rgb).tobytes())
-    if encoding is Encoding.RAW_RGBA8:
-        rgba = np.empty((h, w, 4), np.uint8)
-        rgba[..., :3] = rgb
-        rgba[..., 3] = 255
-        return EncodedImage(encoding, w, h, w * 4, rgba.tobytes())
+        return EncodedImage(encoding, w, h, w * 3, np.ascontiguousarray(rows).tobytes(),
+                            bottom_up)
+    if encoding in (Encoding.RAW_RGBA8, Encoding.RAW_BGRA8):
+        out = np.empty((h, w, 4), np.uint8)
+        out[..., :3] = rows if encoding is Encoding.RAW_RGBA8 else rows[..., ::-1]
+        out[..., 3] = 255
+        return EncodedImage(encoding, w, h, w * 4, out.tobytes(), bottom_up)
     if encoding is Encoding.JPEG:
         import simplejpeg
 
@@ -37,6 +44,13 @@ def encode_frame(rgb: np.ndarray, encoding: Encoding, quality: int = 90) -> Enco
                                       colorspace="RGB", colorsubsampling="420")
         return EncodedImage(encoding, w, h, 0, data)
     raise InvalidInput("encoding", encoding, f"one of {[e.value for e in Encoding]}")
+
+
+def crop_centre(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The centre ``width`` x ``height`` pixels of ``rgb`` [H, W, C] (a view; see
+    :meth:`Intrinsics.padded` for the matching camera)."""
+    top, left = (rgb.shape[0] - height) // 2, (rgb.shape[1] - width) // 2
+    return rgb[top: top + height, left: left + width]
 
 
 def decode_frame(image: EncodedImage) -> np.ndarray:
@@ -51,7 +65,11 @@ def decode_frame(image: EncodedImage) -> np.ndarray:
                            f">= {image.width * channels} with {image.height} rows of data")
     rows = np.frombuffer(image.data, np.uint8)[: image.stride * image.height]
     rows = rows.reshape(image.height, image.stride)[:, : image.width * channels]
-    return rows.reshape(image.height, image.width, channels)[..., :3].copy()
+    pixels = rows.reshape(image.height, image.width, channels)
+    if image.bottom_up:
+        pixels = pixels[::-1]
+    return (pixels[..., 2::-1] if image.encoding is Encoding.RAW_BGRA8
+            else pixels[..., :3]).copy()
 
 
 def decode_image(data: bytes, field: str = "image") -> np.ndarray:

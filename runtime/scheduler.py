@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from latentstage.runtime.conventions import extrapolate_pose
-from latentstage.runtime.encoding import encode_frame
+from latentstage.runtime.encoding import crop_centre, encode_frame
 from latentstage.runtime.types import (
     ControlIn,
     ErrorOut,
@@ -472,7 +472,9 @@ class SessionRunner:
         """Encode (on the I/O pool) and queue one frame, with its events."""
         s = self.settings
         t0 = time.perf_counter()
-        image = await self._worker.run_io(encode_frame, result.rgb, s.encoding, s.jpeg_quality)
+        rgb = crop_centre(result.rgb, s.width, s.height)  # rendered on the stride grid
+        image = await self._worker.run_io(encode_frame, rgb, s.encoding, s.jpeg_quality,
+                                          s.bottom_up)
         encode = time.perf_counter() - t0
         total = (self._clock() - plan.pose.received_ns) / 1e9
         self.latency_s = total if sequence == 1 else 0.8 * self.latency_s + 0.2 * total

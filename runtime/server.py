@@ -6,7 +6,7 @@ chunked: the send limit is raw RGBA8 at ``--max-size`` plus 64 KiB of headroom (
 1 MiB (67.4 MB at 3840x2160). Larger requests fail with RESOURCE_EXHAUSTED.
 
 Shutdown (:meth:`RunningServer.stop`): health goes NOT_SERVING, new sessions get UNAVAILABLE,
-every open stream receives an ``EVENT_SERVER_SHUTTING_DOWN`` and ends, then
+every open stream receives an ``EVENT_KIND_SERVER_SHUTTING_DOWN`` and ends, then
 ``server.stop(grace)`` cancels whatever is still running after ``grace`` seconds.
 """
 
@@ -33,7 +33,8 @@ from latentstage.v1 import service_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["LatentStage"].full_name  # latentstage.v1.LatentStage
+# latentstage.v1.LatentStageService
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["LatentStageService"].full_name
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ async def start_server(hub, config: ServerConfig) -> RunningServer:
     metrics = ServerMetrics()
     metrics.bind(lambda: hub.session_count, lambda: len(hub.store), hub.memory_bytes)
     servicer = LatentStageServicer(hub, metrics, config.runner)
-    pb_grpc.add_LatentStageServicer_to_server(servicer, server)
+    pb_grpc.add_LatentStageServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class LatentStageServicer(pb_grpc.LatentStageServicer):
-    """``latentstage.v1.LatentStage`` over a :class:`~latentstage.runtime.hub.Hub`."""
+class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
+    """``latentstage.v1.LatentStageService`` over a :class:`~latentstage.runtime.hub.Hub`."""
 
     def __init__(self, hub: Hub, observer: SessionObserver | None = None,
                  runner_config: RunnerConfig | None = None):
@@ -56,18 +56,19 @@ class LatentStageServicer(pb_grpc.LatentStageServicer):
 
     # ----- unary RPCs ------------------------------------------------------------------------
     async def GetServerInfo(self, request: pb.GetServerInfoRequest,
-                            context: grpc.aio.ServicerContext) -> pb.ServerInfo:
-        return tr.server_info_to_proto(self.hub.info())
+                            context: grpc.aio.ServicerContext) -> pb.GetServerInfoResponse:
+        return pb.GetServerInfoResponse(info=tr.server_info_to_proto(self.hub.info()))
 
     async def CreateWorld(self, request: pb.CreateWorldRequest,
-                          context: grpc.aio.ServicerContext) -> pb.WorldInfo:
+                          context: grpc.aio.ServicerContext) -> pb.CreateWorldResponse:
         try:
             if not request.HasField("spec"):
                 raise InvalidInput("spec", None, "a WorldSpec (required)")
             spec = await self.hub.worker.run_io(
                 tr.world_spec_from_proto, request.spec, "spec", tr.Convention.OPENCV,
                 self._bounds(), self._stride(), True)
-            return tr.world_info_to_proto(await self.hub.create_world(spec))
+            world = tr.world_info_to_proto(await self.hub.create_world(spec))
+            return pb.CreateWorldResponse(world=world)
         except Exception as exc:
             await self._abort(context, exc)
 
@@ -87,11 +88,12 @@ class LatentStageServicer(pb_grpc.LatentStageServicer):
             await self._abort(context, exc)
 
     async def LoadWorld(self, request: pb.LoadWorldRequest,
-                        context: grpc.aio.ServicerContext) -> pb.WorldInfo:
+                        context: grpc.aio.ServicerContext) -> pb.LoadWorldResponse:
         try:
             source = tr.snapshot_from_proto(request.snapshot, "snapshot")
             name = tr.text_field(request.name, "name")
-            return tr.world_info_to_proto(await self.hub.load_world(source, name))
+            world = tr.world_info_to_proto(await self.hub.load_world(source, name))
+            return pb.LoadWorldResponse(world=world)
         except Exception as exc:
             await self._abort(context, exc)
 

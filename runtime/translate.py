@@ -52,14 +52,16 @@ CONVENTIONS = {
     cpb.CONVENTION_USD: Convention.USD, cpb.CONVENTION_BLENDER: Convention.BLENDER,
 }
 CONVENTION_PB = {v: k for k, v in CONVENTIONS.items()}
+# Wire revision of latentstage.v1 (ServerInfo.protocol_revision; see service.proto).
+PROTOCOL_REVISION = 2
 ENCODINGS = {pb.ENCODING_RAW_RGB8: Encoding.RAW_RGB8, pb.ENCODING_RAW_RGBA8: Encoding.RAW_RGBA8,
-             pb.ENCODING_JPEG: Encoding.JPEG}
+             pb.ENCODING_JPEG: Encoding.JPEG, pb.ENCODING_RAW_BGRA8: Encoding.RAW_BGRA8}
 ENCODING_PB = {v: k for k, v in ENCODINGS.items()}
 PACINGS = {pb.PACING_UNSPECIFIED: Pacing.REALTIME, pb.PACING_REALTIME: Pacing.REALTIME,
            pb.PACING_LOCKSTEP: Pacing.LOCKSTEP}
 RUNG_PB = {Rung.FULL: pb.RUNG_FULL, Rung.FEWER_STEPS: pb.RUNG_FEWER_STEPS,
            Rung.SKIP_WRITE: pb.RUNG_SKIP_WRITE, Rung.MEMORY_ONLY: pb.RUNG_MEMORY_ONLY}
-EVENT_PB = {kind: getattr(pb, f"EVENT_{kind.name}") for kind in EventKind}
+EVENT_PB = {kind: getattr(pb, f"EVENT_KIND_{kind.name}") for kind in EventKind}
 KINDS = {pb.WORLD_KIND_INDOOR: "indoor", pb.WORLD_KIND_OUTDOOR: "outdoor"}
 STATUS_NUMBERS = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "RESOURCE_EXHAUSTED": 8,
                   "FAILED_PRECONDITION": 9, "INTERNAL": 13, "UNAVAILABLE": 14}
@@ -146,6 +148,10 @@ def rotation_from_proto(rot: cpb.Rotation, conv: Convention, field: str) -> np.n
         _finite(f"{field}.unity_euler", *values)
         return values
     if form == "matrix":
+        if conv is Convention.UNREAL:  # an FMatrix in memory order is the transpose: refuse
+            raise InvalidInput(f"{field}.matrix", "matrix", "rotator or quaternion: Unreal's "
+                               "FMatrix is row-vector, so a matrix copied from it would be "
+                               "the transpose (a valid rotation the server cannot detect)")
         m = np.array(rot.matrix.m, np.float64)
         if m.size != 9:
             raise InvalidInput(f"{field}.matrix.m", f"{m.size} values", "9 values (row-major 3x3)")
@@ -301,15 +307,15 @@ def pose_from_proto(msg: pb.Pose, edge: Edge, received_ns: int = 0) -> PoseIn:
         mask = mask_from_proto(msg.dynamic_mask, edge.width, edge.height, edge.stride,
                                "pose.dynamic_mask")
     edge.intrinsics = k
-    return PoseIn(msg.frame_id, msg.capture_time_ns, tc, c2w, k, mask, received_ns)
+    render_k = k.padded(edge.stride)[0]  # rendered on the stride grid, cropped when encoded
+    return PoseIn(msg.frame_id, msg.capture_time_ns, tc, c2w, render_k, mask, received_ns)
 
 
 def size_from_proto(size: pb.Size, field: str, bounds: ResolutionBounds, stride: int
                     ) -> tuple[int, int]:
+    """An output size: any size within the bounds. Frames are rendered on the next multiple of
+    ``stride`` (at most ``stride - 1`` pixels more per side) and cropped back."""
     bounds.check(int(size.width), int(size.height), field)
-    if size.width % stride or size.height % stride:
-        raise InvalidInput(field, f"{size.width}x{size.height}",
-                           f"width and height multiples of the latent stride {stride}")
     return int(size.width), int(size.height)
 
 
@@ -348,7 +354,7 @@ def open_from_proto(msg: pb.Open, limits: Limits, stride: int, default_steps: in
     if msg.HasField("lens"):
         edge.intrinsics = lens_to_intrinsics(msg.lens, conv, width, height, "open.lens", bounds)
     settings = StreamSettings(width, height, encoding, quality, fps, steps, msg.seed, pacing,
-                              predict, latency / 1000)
+                              predict, latency / 1000, bottom_up=msg.bottom_up)
     if which == "world_id":
         if not msg.world_id:
             raise InvalidInput("open.world_id", "", "the id of a world (see ListWorlds)")
@@ -474,16 +480,17 @@ def settings_to_proto(s: StreamSettings, convention: Convention) -> pb.SessionSe
         convention=CONVENTION_PB[convention],
         pacing=pb.PACING_LOCKSTEP if s.pacing is Pacing.LOCKSTEP else pb.PACING_REALTIME,
         prediction=pb.PREDICTION_ON if s.predict else pb.PREDICTION_OFF,
-        writes_paused=s.writes_paused)
+        writes_paused=s.writes_paused, bottom_up=s.bottom_up)
 
 
-def frame_to_proto(f: FrameOut) -> pb.ServerMessage:
+def frame_to_proto(f: FrameOut) -> pb.SessionResponse:
     t, img = f.timing, f.image
     frame = pb.Frame(
         frame_id=f.pose.frame_id, capture_time_ns=f.pose.capture_time_ns,
-        rendered_c2w=matrix4(f.c2w), intrinsics=intrinsics_to_proto(f.pose.intrinsics),
+        rendered_c2w=matrix4(f.c2w),
+        intrinsics=intrinsics_to_proto(f.pose.intrinsics.cropped(img.width, img.height)),
         image=pb.Image(encoding=ENCODING_PB[img.encoding], width=img.width, height=img.height,
-                       stride=img.stride, data=img.data),
+                       stride=img.stride, data=img.data, bottom_up=img.bottom_up),
         timing=pb.Timing(queue_ms=t.queue * 1e3, readout_ms=t.readout * 1e3,
                          generate_ms=t.generate * 1e3, decode_ms=t.decode * 1e3,
                          write_ms=t.write * 1e3, encode_ms=t.encode * 1e3,
@@ -493,10 +500,10 @@ def frame_to_proto(f: FrameOut) -> pb.ServerMessage:
         predicted_ms=f.predicted_s * 1e3, sequence=f.sequence)
     if f.pose.timecode is not None:
         frame.timecode.CopyFrom(timecode_to_proto(f.pose.timecode))
-    return pb.ServerMessage(frame=frame)
+    return pb.SessionResponse(frame=frame)
 
 
-def event_to_proto(e: EventOut, convention: Convention) -> pb.ServerMessage:
+def event_to_proto(e: EventOut, convention: Convention) -> pb.SessionResponse:
     event = pb.Event(kind=EVENT_PB[e.kind], message=e.message, session_id=e.session_id,
                      world_id=e.world_id, frame_id=e.frame_id, count=e.count,
                      snapshot_name=e.snapshot_name)
@@ -504,15 +511,15 @@ def event_to_proto(e: EventOut, convention: Convention) -> pb.ServerMessage:
         event.rung = RUNG_PB[e.rung]
     if e.settings is not None:
         event.settings.CopyFrom(settings_to_proto(e.settings, convention))
-    return pb.ServerMessage(event=event)
+    return pb.SessionResponse(event=event)
 
 
-def error_to_proto(e: ErrorOut) -> pb.ServerMessage:
-    return pb.ServerMessage(error=pb.Error(code=STATUS_NUMBERS.get(e.code, 13), field=e.field,
+def error_to_proto(e: ErrorOut) -> pb.SessionResponse:
+    return pb.SessionResponse(error=pb.Error(code=STATUS_NUMBERS.get(e.code, 13), field=e.field,
                                            message=e.message, frame_id=e.frame_id))
 
 
-def message_to_proto(item, convention: Convention) -> pb.ServerMessage:
+def message_to_proto(item, convention: Convention) -> pb.SessionResponse:
     """A frame, event or error from the session's outbound queue."""
     if isinstance(item, FrameOut):
         return frame_to_proto(item)
@@ -543,4 +550,5 @@ def server_info_to_proto(info: ServerInfo) -> pb.ServerInfo:
         conventions=sorted(CONVENTIONS), encodings=sorted(ENCODINGS),
         native_size=pb.Size(width=info.native_size[0], height=info.native_size[1]),
         latent_stride=info.latent_stride, default_sampler_steps=info.default_steps,
-        sessions=info.sessions, worlds=info.worlds, auth_required=info.auth_required)
+        sessions=info.sessions, worlds=info.worlds, auth_required=info.auth_required,
+        protocol_revision=PROTOCOL_REVISION)

@@ -28,6 +28,7 @@ class Encoding(StrEnum):
     RAW_RGB8 = "raw_rgb8"  # 3 bytes per pixel, rows top to bottom
     RAW_RGBA8 = "raw_rgba8"  # 4 bytes per pixel, alpha 255
     JPEG = "jpeg"  # baseline JPEG, 4:2:0
+    RAW_BGRA8 = "raw_bgra8"  # 4 bytes per pixel B, G, R, A (alpha 255): engine textures
 
 
 class Pacing(StrEnum):
@@ -191,6 +192,7 @@ class StreamSettings:
     predict: bool = True  # extrapolate poses to display time
     display_latency_s: float = 0.0  # client display pipeline latency added to the horizon
     writes_paused: bool = False  # frames do not write the memory
+    bottom_up: bool = False  # raw frames: rows bottom to top (Unity/OpenGL texture origin)
 
     @property
     def budget_s(self) -> float | None:
@@ -275,6 +277,7 @@ class EncodedImage:
     height: int  # pixels
     stride: int  # raw: bytes per row; JPEG: 0
     data: bytes  # raw rows or a JPEG file
+    bottom_up: bool = False  # raw: the first row of data is the image's bottom row
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,8 @@ def test_generated_code_imports_as_latentstage_v1():
 
     assert service_pb2.DESCRIPTOR.package == "latentstage.v1"
     assert service_pb2.DESCRIPTOR.dependencies[0] is camera_pb2.DESCRIPTOR
-    assert hasattr(service_pb2_grpc, "LatentStageStub")
-    assert service_pb2.DESCRIPTOR.services_by_name["LatentStage"].methods_by_name[
+    assert hasattr(service_pb2_grpc, "LatentStageServiceStub")
+    assert service_pb2.DESCRIPTOR.services_by_name["LatentStageService"].methods_by_name[
         "Session"].client_streaming
 
 

@@ -77,7 +77,7 @@ def test_serve_cli_serves_and_shuts_down_gracefully_on_sigterm(served):
         rest = []
         while (m := session.recv(timeout=30)) is not None:
             rest.append(m)
-        assert rest[-1].event.kind == pb.EVENT_SERVER_SHUTTING_DOWN
+        assert rest[-1].event.kind == pb.EVENT_KIND_SERVER_SHUTTING_DOWN
     assert proc.wait(timeout=30) == 0
     assert time.monotonic() - t0 < 20
     log = "".join(lines)
@@ -86,7 +86,7 @@ def test_serve_cli_serves_and_shuts_down_gracefully_on_sigterm(served):
         assert event in log
     with grpc.insecure_channel(target) as channel:  # nothing listens any more
         with pytest.raises(grpc.RpcError):
-            C.pb_grpc.LatentStageStub(channel).GetServerInfo(pb.GetServerInfoRequest(),
+            C.pb_grpc.LatentStageServiceStub(channel).GetServerInfo(pb.GetServerInfoRequest(),
                                                              timeout=2)
 
 

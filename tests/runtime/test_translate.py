@@ -156,11 +156,21 @@ def test_open_defaults_and_settings():
     assert lock.settings.pacing is Pacing.LOCKSTEP and not lock.settings.predict
 
 
+def test_any_output_size_renders_on_the_stride_grid_and_crops_back():
+    request, e = tr.open_from_proto(_open(size=pb.Size(width=61, height=45)), LIMITS, 8, 2)
+    assert (request.settings.width, request.settings.height) == (61, 45)
+    pose = tr.pose_from_proto(C.unreal_pose(0, (0, 0, 0), rotator=(0, 0, 0)), e)
+    k = pose.intrinsics  # rendered at 64x48: 3 columns (1 left) and 3 rows (1 top) of padding
+    assert (k.width, k.height) == (64, 48)
+    assert (k.cx, k.cy) == pytest.approx((e.intrinsics.cx + 1, e.intrinsics.cy + 1))
+    assert k.cropped(61, 45) == e.intrinsics  # the frame echoes the lens at the asked size
+
+
 @pytest.mark.parametrize("overrides, field", [
     ({"clear": "world"}, "open.world"),
     ({"clear": "size"}, "open.size"),
     ({"size": pb.Size(width=4096, height=48)}, "open.size.width"),
-    ({"size": pb.Size(width=60, height=48)}, "open.size"),
+    ({"size": pb.Size(width=64, height=4)}, "open.size.height"),
     ({"encoding": pb.ENCODING_UNSPECIFIED}, "open.encoding"),
     ({"encoding": 42}, "open.encoding"),
     ({"convention": cpb.CONVENTION_UNSPECIFIED}, "open.convention"),

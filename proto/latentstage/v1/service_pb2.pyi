@@ -14,6 +14,7 @@ class Encoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ENCODING_RAW_RGB8: _ClassVar[Encoding]
     ENCODING_RAW_RGBA8: _ClassVar[Encoding]
     ENCODING_JPEG: _ClassVar[Encoding]
+    ENCODING_RAW_BGRA8: _ClassVar[Encoding]
 
 class Pacing(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -38,15 +39,15 @@ class Rung(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EVENT_KIND_UNSPECIFIED: _ClassVar[EventKind]
-    EVENT_SESSION_OPENED: _ClassVar[EventKind]
-    EVENT_POSES_DROPPED: _ClassVar[EventKind]
-    EVENT_FRAMES_DROPPED: _ClassVar[EventKind]
-    EVENT_DEGRADED: _ClassVar[EventKind]
-    EVENT_RECOVERED: _ClassVar[EventKind]
-    EVENT_WORLD_SAVED: _ClassVar[EventKind]
-    EVENT_SETTINGS_CHANGED: _ClassVar[EventKind]
-    EVENT_SESSION_CLOSED: _ClassVar[EventKind]
-    EVENT_SERVER_SHUTTING_DOWN: _ClassVar[EventKind]
+    EVENT_KIND_SESSION_OPENED: _ClassVar[EventKind]
+    EVENT_KIND_POSES_DROPPED: _ClassVar[EventKind]
+    EVENT_KIND_FRAMES_DROPPED: _ClassVar[EventKind]
+    EVENT_KIND_DEGRADED: _ClassVar[EventKind]
+    EVENT_KIND_RECOVERED: _ClassVar[EventKind]
+    EVENT_KIND_WORLD_SAVED: _ClassVar[EventKind]
+    EVENT_KIND_SETTINGS_CHANGED: _ClassVar[EventKind]
+    EVENT_KIND_SESSION_CLOSED: _ClassVar[EventKind]
+    EVENT_KIND_SERVER_SHUTTING_DOWN: _ClassVar[EventKind]
 
 class WorldKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -57,6 +58,7 @@ ENCODING_UNSPECIFIED: Encoding
 ENCODING_RAW_RGB8: Encoding
 ENCODING_RAW_RGBA8: Encoding
 ENCODING_JPEG: Encoding
+ENCODING_RAW_BGRA8: Encoding
 PACING_UNSPECIFIED: Pacing
 PACING_REALTIME: Pacing
 PACING_LOCKSTEP: Pacing
@@ -69,20 +71,20 @@ RUNG_FEWER_STEPS: Rung
 RUNG_SKIP_WRITE: Rung
 RUNG_MEMORY_ONLY: Rung
 EVENT_KIND_UNSPECIFIED: EventKind
-EVENT_SESSION_OPENED: EventKind
-EVENT_POSES_DROPPED: EventKind
-EVENT_FRAMES_DROPPED: EventKind
-EVENT_DEGRADED: EventKind
-EVENT_RECOVERED: EventKind
-EVENT_WORLD_SAVED: EventKind
-EVENT_SETTINGS_CHANGED: EventKind
-EVENT_SESSION_CLOSED: EventKind
-EVENT_SERVER_SHUTTING_DOWN: EventKind
+EVENT_KIND_SESSION_OPENED: EventKind
+EVENT_KIND_POSES_DROPPED: EventKind
+EVENT_KIND_FRAMES_DROPPED: EventKind
+EVENT_KIND_DEGRADED: EventKind
+EVENT_KIND_RECOVERED: EventKind
+EVENT_KIND_WORLD_SAVED: EventKind
+EVENT_KIND_SETTINGS_CHANGED: EventKind
+EVENT_KIND_SESSION_CLOSED: EventKind
+EVENT_KIND_SERVER_SHUTTING_DOWN: EventKind
 WORLD_KIND_UNSPECIFIED: WorldKind
 WORLD_KIND_INDOOR: WorldKind
 WORLD_KIND_OUTDOOR: WorldKind
 
-class ClientMessage(_message.Message):
+class SessionRequest(_message.Message):
     __slots__ = ("open", "pose", "control", "close")
     OPEN_FIELD_NUMBER: _ClassVar[int]
     POSE_FIELD_NUMBER: _ClassVar[int]
@@ -94,7 +96,7 @@ class ClientMessage(_message.Message):
     close: Close
     def __init__(self, open: _Optional[_Union[Open, _Mapping]] = ..., pose: _Optional[_Union[Pose, _Mapping]] = ..., control: _Optional[_Union[Control, _Mapping]] = ..., close: _Optional[_Union[Close, _Mapping]] = ...) -> None: ...
 
-class ServerMessage(_message.Message):
+class SessionResponse(_message.Message):
     __slots__ = ("frame", "event", "error")
     FRAME_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
@@ -113,7 +115,7 @@ class Size(_message.Message):
     def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class Open(_message.Message):
-    __slots__ = ("world_id", "new_world", "size", "encoding", "jpeg_quality", "target_fps", "sampler_steps", "seed", "convention", "stage", "lens", "pacing", "prediction", "display_latency_ms", "client_name")
+    __slots__ = ("world_id", "new_world", "size", "encoding", "jpeg_quality", "target_fps", "sampler_steps", "seed", "convention", "stage", "lens", "pacing", "prediction", "display_latency_ms", "client_name", "bottom_up")
     WORLD_ID_FIELD_NUMBER: _ClassVar[int]
     NEW_WORLD_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +131,7 @@ class Open(_message.Message):
     PREDICTION_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    BOTTOM_UP_FIELD_NUMBER: _ClassVar[int]
     world_id: str
     new_world: WorldSpec
     size: Size
@@ -144,7 +147,8 @@ class Open(_message.Message):
     prediction: Prediction
     display_latency_ms: float
     client_name: str
-    def __init__(self, world_id: _Optional[str] = ..., new_world: _Optional[_Union[WorldSpec, _Mapping]] = ..., size: _Optional[_Union[Size, _Mapping]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., jpeg_quality: _Optional[int] = ..., target_fps: _Optional[float] = ..., sampler_steps: _Optional[int] = ..., seed: _Optional[int] = ..., convention: _Optional[_Union[_camera_pb2.Convention, str]] = ..., stage: _Optional[_Union[_camera_pb2.Stage, _Mapping]] = ..., lens: _Optional[_Union[_camera_pb2.Lens, _Mapping]] = ..., pacing: _Optional[_Union[Pacing, str]] = ..., prediction: _Optional[_Union[Prediction, str]] = ..., display_latency_ms: _Optional[float] = ..., client_name: _Optional[str] = ...) -> None: ...
+    bottom_up: bool
+    def __init__(self, world_id: _Optional[str] = ..., new_world: _Optional[_Union[WorldSpec, _Mapping]] = ..., size: _Optional[_Union[Size, _Mapping]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., jpeg_quality: _Optional[int] = ..., target_fps: _Optional[float] = ..., sampler_steps: _Optional[int] = ..., seed: _Optional[int] = ..., convention: _Optional[_Union[_camera_pb2.Convention, str]] = ..., stage: _Optional[_Union[_camera_pb2.Stage, _Mapping]] = ..., lens: _Optional[_Union[_camera_pb2.Lens, _Mapping]] = ..., pacing: _Optional[_Union[Pacing, str]] = ..., prediction: _Optional[_Union[Prediction, str]] = ..., display_latency_ms: _Optional[float] = ..., client_name: _Optional[str] = ..., bottom_up: _Optional[bool] = ...) -> None: ...
 
 class Pose(_message.Message):
     __slots__ = ("frame_id", "capture_time_ns", "timecode", "position", "rotation", "lens", "dynamic_mask")
@@ -191,18 +195,20 @@ class Close(_message.Message):
     def __init__(self) -> None: ...
 
 class Image(_message.Message):
-    __slots__ = ("encoding", "width", "height", "stride", "data")
+    __slots__ = ("encoding", "width", "height", "stride", "data", "bottom_up")
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     STRIDE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
+    BOTTOM_UP_FIELD_NUMBER: _ClassVar[int]
     encoding: Encoding
     width: int
     height: int
     stride: int
     data: bytes
-    def __init__(self, encoding: _Optional[_Union[Encoding, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., stride: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+    bottom_up: bool
+    def __init__(self, encoding: _Optional[_Union[Encoding, str]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., stride: _Optional[int] = ..., data: _Optional[bytes] = ..., bottom_up: _Optional[bool] = ...) -> None: ...
 
 class Timing(_message.Message):
     __slots__ = ("queue_ms", "readout_ms", "generate_ms", "decode_ms", "write_ms", "encode_ms", "total_ms")
@@ -275,7 +281,7 @@ class Frame(_message.Message):
     def __init__(self, frame_id: _Optional[int] = ..., capture_time_ns: _Optional[int] = ..., timecode: _Optional[_Union[_camera_pb2.Timecode, _Mapping]] = ..., rendered_c2w: _Optional[_Union[_camera_pb2.Matrix4, _Mapping]] = ..., intrinsics: _Optional[_Union[_camera_pb2.PixelIntrinsics, _Mapping]] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ..., memory: _Optional[_Union[MemoryStats, _Mapping]] = ..., rung: _Optional[_Union[Rung, str]] = ..., sampler_steps: _Optional[int] = ..., memory_written: _Optional[bool] = ..., poses_skipped: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., predicted_ms: _Optional[float] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class SessionSettings(_message.Message):
-    __slots__ = ("size", "encoding", "jpeg_quality", "target_fps", "sampler_steps", "seed", "convention", "pacing", "prediction", "writes_paused")
+    __slots__ = ("size", "encoding", "jpeg_quality", "target_fps", "sampler_steps", "seed", "convention", "pacing", "prediction", "writes_paused", "bottom_up")
     SIZE_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     JPEG_QUALITY_FIELD_NUMBER: _ClassVar[int]
@@ -286,6 +292,7 @@ class SessionSettings(_message.Message):
     PACING_FIELD_NUMBER: _ClassVar[int]
     PREDICTION_FIELD_NUMBER: _ClassVar[int]
     WRITES_PAUSED_FIELD_NUMBER: _ClassVar[int]
+    BOTTOM_UP_FIELD_NUMBER: _ClassVar[int]
     size: Size
     encoding: Encoding
     jpeg_quality: int
@@ -296,7 +303,8 @@ class SessionSettings(_message.Message):
     pacing: Pacing
     prediction: Prediction
     writes_paused: bool
-    def __init__(self, size: _Optional[_Union[Size, _Mapping]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., jpeg_quality: _Optional[int] = ..., target_fps: _Optional[float] = ..., sampler_steps: _Optional[int] = ..., seed: _Optional[int] = ..., convention: _Optional[_Union[_camera_pb2.Convention, str]] = ..., pacing: _Optional[_Union[Pacing, str]] = ..., prediction: _Optional[_Union[Prediction, str]] = ..., writes_paused: _Optional[bool] = ...) -> None: ...
+    bottom_up: bool
+    def __init__(self, size: _Optional[_Union[Size, _Mapping]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., jpeg_quality: _Optional[int] = ..., target_fps: _Optional[float] = ..., sampler_steps: _Optional[int] = ..., seed: _Optional[int] = ..., convention: _Optional[_Union[_camera_pb2.Convention, str]] = ..., pacing: _Optional[_Union[Pacing, str]] = ..., prediction: _Optional[_Union[Prediction, str]] = ..., writes_paused: _Optional[bool] = ..., bottom_up: _Optional[bool] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("kind", "message", "session_id", "world_id", "frame_id", "count", "rung", "snapshot_name", "settings")
@@ -424,6 +432,12 @@ class CreateWorldRequest(_message.Message):
     spec: WorldSpec
     def __init__(self, spec: _Optional[_Union[WorldSpec, _Mapping]] = ...) -> None: ...
 
+class CreateWorldResponse(_message.Message):
+    __slots__ = ("world",)
+    WORLD_FIELD_NUMBER: _ClassVar[int]
+    world: WorldInfo
+    def __init__(self, world: _Optional[_Union[WorldInfo, _Mapping]] = ...) -> None: ...
+
 class SaveWorldRequest(_message.Message):
     __slots__ = ("world_id", "name", "return_data")
     WORLD_ID_FIELD_NUMBER: _ClassVar[int]
@@ -451,6 +465,12 @@ class LoadWorldRequest(_message.Message):
     snapshot: SnapshotRef
     name: str
     def __init__(self, snapshot: _Optional[_Union[SnapshotRef, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+
+class LoadWorldResponse(_message.Message):
+    __slots__ = ("world",)
+    WORLD_FIELD_NUMBER: _ClassVar[int]
+    world: WorldInfo
+    def __init__(self, world: _Optional[_Union[WorldInfo, _Mapping]] = ...) -> None: ...
 
 class DeleteWorldRequest(_message.Message):
     __slots__ = ("world_id", "force")
@@ -490,6 +510,12 @@ class GetServerInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class GetServerInfoResponse(_message.Message):
+    __slots__ = ("info",)
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    info: ServerInfo
+    def __init__(self, info: _Optional[_Union[ServerInfo, _Mapping]] = ...) -> None: ...
+
 class Limits(_message.Message):
     __slots__ = ("max_width", "max_height", "max_sessions", "max_worlds", "max_send_bytes", "max_receive_bytes", "max_fps", "min_sampler_steps", "max_sampler_steps", "memory_capacity")
     MAX_WIDTH_FIELD_NUMBER: _ClassVar[int]
@@ -515,7 +541,7 @@ class Limits(_message.Message):
     def __init__(self, max_width: _Optional[int] = ..., max_height: _Optional[int] = ..., max_sessions: _Optional[int] = ..., max_worlds: _Optional[int] = ..., max_send_bytes: _Optional[int] = ..., max_receive_bytes: _Optional[int] = ..., max_fps: _Optional[float] = ..., min_sampler_steps: _Optional[int] = ..., max_sampler_steps: _Optional[int] = ..., memory_capacity: _Optional[int] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("model_id", "backend", "device", "versions", "limits", "conventions", "encodings", "native_size", "latent_stride", "default_sampler_steps", "sessions", "worlds", "auth_required")
+    __slots__ = ("model_id", "backend", "device", "versions", "limits", "conventions", "encodings", "native_size", "latent_stride", "default_sampler_steps", "sessions", "worlds", "auth_required", "protocol_revision")
     class VersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -536,6 +562,7 @@ class ServerInfo(_message.Message):
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
     WORLDS_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_REVISION_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     backend: str
     device: str
@@ -549,4 +576,5 @@ class ServerInfo(_message.Message):
     sessions: int
     worlds: int
     auth_required: bool
-    def __init__(self, model_id: _Optional[str] = ..., backend: _Optional[str] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., conventions: _Optional[_Iterable[_Union[_camera_pb2.Convention, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., native_size: _Optional[_Union[Size, _Mapping]] = ..., latent_stride: _Optional[int] = ..., default_sampler_steps: _Optional[int] = ..., sessions: _Optional[int] = ..., worlds: _Optional[int] = ..., auth_required: _Optional[bool] = ...) -> None: ...
+    protocol_revision: int
+    def __init__(self, model_id: _Optional[str] = ..., backend: _Optional[str] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., conventions: _Optional[_Iterable[_Union[_camera_pb2.Convention, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., native_size: _Optional[_Union[Size, _Mapping]] = ..., latent_stride: _Optional[int] = ..., default_sampler_steps: _Optional[int] = ..., sessions: _Optional[int] = ..., worlds: _Optional[int] = ..., auth_required: _Optional[bool] = ..., protocol_revision: _Optional[int] = ...) -> None: ...

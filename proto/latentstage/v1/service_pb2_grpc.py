@@ -25,7 +25,7 @@ if _version_not_supported:
     )
 
 
-class LatentStageStub:
+class LatentStageServiceStub:
     """Camera poses in, generated frames out, with a persistent latent spatial memory per world.
     """
 
@@ -36,43 +36,43 @@ class LatentStageStub:
             channel: A grpc.Channel.
         """
         self.Session = channel.stream_stream(
-                '/latentstage.v1.LatentStage/Session',
-                request_serializer=latentstage_dot_v1_dot_service__pb2.ClientMessage.SerializeToString,
-                response_deserializer=latentstage_dot_v1_dot_service__pb2.ServerMessage.FromString,
+                '/latentstage.v1.LatentStageService/Session',
+                request_serializer=latentstage_dot_v1_dot_service__pb2.SessionRequest.SerializeToString,
+                response_deserializer=latentstage_dot_v1_dot_service__pb2.SessionResponse.FromString,
                 _registered_method=True)
         self.CreateWorld = channel.unary_unary(
-                '/latentstage.v1.LatentStage/CreateWorld',
+                '/latentstage.v1.LatentStageService/CreateWorld',
                 request_serializer=latentstage_dot_v1_dot_service__pb2.CreateWorldRequest.SerializeToString,
-                response_deserializer=latentstage_dot_v1_dot_service__pb2.WorldInfo.FromString,
+                response_deserializer=latentstage_dot_v1_dot_service__pb2.CreateWorldResponse.FromString,
                 _registered_method=True)
         self.SaveWorld = channel.unary_unary(
-                '/latentstage.v1.LatentStage/SaveWorld',
+                '/latentstage.v1.LatentStageService/SaveWorld',
                 request_serializer=latentstage_dot_v1_dot_service__pb2.SaveWorldRequest.SerializeToString,
                 response_deserializer=latentstage_dot_v1_dot_service__pb2.SaveWorldResponse.FromString,
                 _registered_method=True)
         self.LoadWorld = channel.unary_unary(
-                '/latentstage.v1.LatentStage/LoadWorld',
+                '/latentstage.v1.LatentStageService/LoadWorld',
                 request_serializer=latentstage_dot_v1_dot_service__pb2.LoadWorldRequest.SerializeToString,
-                response_deserializer=latentstage_dot_v1_dot_service__pb2.WorldInfo.FromString,
+                response_deserializer=latentstage_dot_v1_dot_service__pb2.LoadWorldResponse.FromString,
                 _registered_method=True)
         self.DeleteWorld = channel.unary_unary(
-                '/latentstage.v1.LatentStage/DeleteWorld',
+                '/latentstage.v1.LatentStageService/DeleteWorld',
                 request_serializer=latentstage_dot_v1_dot_service__pb2.DeleteWorldRequest.SerializeToString,
                 response_deserializer=latentstage_dot_v1_dot_service__pb2.DeleteWorldResponse.FromString,
                 _registered_method=True)
         self.ListWorlds = channel.unary_unary(
-                '/latentstage.v1.LatentStage/ListWorlds',
+                '/latentstage.v1.LatentStageService/ListWorlds',
                 request_serializer=latentstage_dot_v1_dot_service__pb2.ListWorldsRequest.SerializeToString,
                 response_deserializer=latentstage_dot_v1_dot_service__pb2.ListWorldsResponse.FromString,
                 _registered_method=True)
         self.GetServerInfo = channel.unary_unary(
-                '/latentstage.v1.LatentStage/GetServerInfo',
+                '/latentstage.v1.LatentStageService/GetServerInfo',
                 request_serializer=latentstage_dot_v1_dot_service__pb2.GetServerInfoRequest.SerializeToString,
-                response_deserializer=latentstage_dot_v1_dot_service__pb2.ServerInfo.FromString,
+                response_deserializer=latentstage_dot_v1_dot_service__pb2.GetServerInfoResponse.FromString,
                 _registered_method=True)
 
 
-class LatentStageServicer:
+class LatentStageServiceServicer:
     """Camera poses in, generated frames out, with a persistent latent spatial memory per world.
     """
 
@@ -126,17 +126,17 @@ class LatentStageServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_LatentStageServicer_to_server(servicer, server):
+def add_LatentStageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Session': grpc.stream_stream_rpc_method_handler(
                     servicer.Session,
-                    request_deserializer=latentstage_dot_v1_dot_service__pb2.ClientMessage.FromString,
-                    response_serializer=latentstage_dot_v1_dot_service__pb2.ServerMessage.SerializeToString,
+                    request_deserializer=latentstage_dot_v1_dot_service__pb2.SessionRequest.FromString,
+                    response_serializer=latentstage_dot_v1_dot_service__pb2.SessionResponse.SerializeToString,
             ),
             'CreateWorld': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateWorld,
                     request_deserializer=latentstage_dot_v1_dot_service__pb2.CreateWorldRequest.FromString,
-                    response_serializer=latentstage_dot_v1_dot_service__pb2.WorldInfo.SerializeToString,
+                    response_serializer=latentstage_dot_v1_dot_service__pb2.CreateWorldResponse.SerializeToString,
             ),
             'SaveWorld': grpc.unary_unary_rpc_method_handler(
                     servicer.SaveWorld,
@@ -146,7 +146,7 @@ def add_LatentStageServicer_to_server(servicer, server):
             'LoadWorld': grpc.unary_unary_rpc_method_handler(
                     servicer.LoadWorld,
                     request_deserializer=latentstage_dot_v1_dot_service__pb2.LoadWorldRequest.FromString,
-                    response_serializer=latentstage_dot_v1_dot_service__pb2.WorldInfo.SerializeToString,
+                    response_serializer=latentstage_dot_v1_dot_service__pb2.LoadWorldResponse.SerializeToString,
             ),
             'DeleteWorld': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteWorld,
@@ -161,17 +161,17 @@ def add_LatentStageServicer_to_server(servicer, server):
             'GetServerInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetServerInfo,
                     request_deserializer=latentstage_dot_v1_dot_service__pb2.GetServerInfoRequest.FromString,
-                    response_serializer=latentstage_dot_v1_dot_service__pb2.ServerInfo.SerializeToString,
+                    response_serializer=latentstage_dot_v1_dot_service__pb2.GetServerInfoResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'latentstage.v1.LatentStage', rpc_method_handlers)
+            'latentstage.v1.LatentStageService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('latentstage.v1.LatentStage', rpc_method_handlers)
+    server.add_registered_method_handlers('latentstage.v1.LatentStageService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class LatentStage:
+class LatentStageService:
     """Camera poses in, generated frames out, with a persistent latent spatial memory per world.
     """
 
@@ -189,9 +189,9 @@ class LatentStage:
         return grpc.experimental.stream_stream(
             request_iterator,
             target,
-            '/latentstage.v1.LatentStage/Session',
-            latentstage_dot_v1_dot_service__pb2.ClientMessage.SerializeToString,
-            latentstage_dot_v1_dot_service__pb2.ServerMessage.FromString,
+            '/latentstage.v1.LatentStageService/Session',
+            latentstage_dot_v1_dot_service__pb2.SessionRequest.SerializeToString,
+            latentstage_dot_v1_dot_service__pb2.SessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -216,9 +216,9 @@ class LatentStage:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/latentstage.v1.LatentStage/CreateWorld',
+            '/latentstage.v1.LatentStageService/CreateWorld',
             latentstage_dot_v1_dot_service__pb2.CreateWorldRequest.SerializeToString,
-            latentstage_dot_v1_dot_service__pb2.WorldInfo.FromString,
+            latentstage_dot_v1_dot_service__pb2.CreateWorldResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -243,7 +243,7 @@ class LatentStage:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/latentstage.v1.LatentStage/SaveWorld',
+            '/latentstage.v1.LatentStageService/SaveWorld',
             latentstage_dot_v1_dot_service__pb2.SaveWorldRequest.SerializeToString,
             latentstage_dot_v1_dot_service__pb2.SaveWorldResponse.FromString,
             options,
@@ -270,9 +270,9 @@ class LatentStage:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/latentstage.v1.LatentStage/LoadWorld',
+            '/latentstage.v1.LatentStageService/LoadWorld',
             latentstage_dot_v1_dot_service__pb2.LoadWorldRequest.SerializeToString,
-            latentstage_dot_v1_dot_service__pb2.WorldInfo.FromString,
+            latentstage_dot_v1_dot_service__pb2.LoadWorldResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -297,7 +297,7 @@ class LatentStage:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/latentstage.v1.LatentStage/DeleteWorld',
+            '/latentstage.v1.LatentStageService/DeleteWorld',
             latentstage_dot_v1_dot_service__pb2.DeleteWorldRequest.SerializeToString,
             latentstage_dot_v1_dot_service__pb2.DeleteWorldResponse.FromString,
             options,
@@ -324,7 +324,7 @@ class LatentStage:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/latentstage.v1.LatentStage/ListWorlds',
+            '/latentstage.v1.LatentStageService/ListWorlds',
             latentstage_dot_v1_dot_service__pb2.ListWorldsRequest.SerializeToString,
             latentstage_dot_v1_dot_service__pb2.ListWorldsResponse.FromString,
             options,
@@ -351,9 +351,9 @@ class LatentStage:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/latentstage.v1.LatentStage/GetServerInfo',
+            '/latentstage.v1.LatentStageService/GetServerInfo',
             latentstage_dot_v1_dot_service__pb2.GetServerInfoRequest.SerializeToString,
-            latentstage_dot_v1_dot_service__pb2.ServerInfo.FromString,
+            latentstage_dot_v1_dot_service__pb2.GetServerInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,
