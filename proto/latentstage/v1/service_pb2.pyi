@@ -115,7 +115,7 @@ class Size(_message.Message):
     def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class Open(_message.Message):
-    __slots__ = ("world_id", "new_world", "size", "encoding", "jpeg_quality", "target_fps", "sampler_steps", "seed", "convention", "stage", "lens", "pacing", "prediction", "display_latency_ms", "client_name", "bottom_up")
+    __slots__ = ("world_id", "new_world", "size", "encoding", "jpeg_quality", "target_fps", "sampler_steps", "seed", "convention", "stage", "lens", "pacing", "prediction", "display_latency_ms", "client_name", "bottom_up", "tracked_camera")
     WORLD_ID_FIELD_NUMBER: _ClassVar[int]
     NEW_WORLD_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +132,7 @@ class Open(_message.Message):
     DISPLAY_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     CLIENT_NAME_FIELD_NUMBER: _ClassVar[int]
     BOTTOM_UP_FIELD_NUMBER: _ClassVar[int]
+    TRACKED_CAMERA_FIELD_NUMBER: _ClassVar[int]
     world_id: str
     new_world: WorldSpec
     size: Size
@@ -148,7 +149,8 @@ class Open(_message.Message):
     display_latency_ms: float
     client_name: str
     bottom_up: bool
-    def __init__(self, world_id: _Optional[str] = ..., new_world: _Optional[_Union[WorldSpec, _Mapping]] = ..., size: _Optional[_Union[Size, _Mapping]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., jpeg_quality: _Optional[int] = ..., target_fps: _Optional[float] = ..., sampler_steps: _Optional[int] = ..., seed: _Optional[int] = ..., convention: _Optional[_Union[_camera_pb2.Convention, str]] = ..., stage: _Optional[_Union[_camera_pb2.Stage, _Mapping]] = ..., lens: _Optional[_Union[_camera_pb2.Lens, _Mapping]] = ..., pacing: _Optional[_Union[Pacing, str]] = ..., prediction: _Optional[_Union[Prediction, str]] = ..., display_latency_ms: _Optional[float] = ..., client_name: _Optional[str] = ..., bottom_up: _Optional[bool] = ...) -> None: ...
+    tracked_camera: str
+    def __init__(self, world_id: _Optional[str] = ..., new_world: _Optional[_Union[WorldSpec, _Mapping]] = ..., size: _Optional[_Union[Size, _Mapping]] = ..., encoding: _Optional[_Union[Encoding, str]] = ..., jpeg_quality: _Optional[int] = ..., target_fps: _Optional[float] = ..., sampler_steps: _Optional[int] = ..., seed: _Optional[int] = ..., convention: _Optional[_Union[_camera_pb2.Convention, str]] = ..., stage: _Optional[_Union[_camera_pb2.Stage, _Mapping]] = ..., lens: _Optional[_Union[_camera_pb2.Lens, _Mapping]] = ..., pacing: _Optional[_Union[Pacing, str]] = ..., prediction: _Optional[_Union[Prediction, str]] = ..., display_latency_ms: _Optional[float] = ..., client_name: _Optional[str] = ..., bottom_up: _Optional[bool] = ..., tracked_camera: _Optional[str] = ...) -> None: ...
 
 class Pose(_message.Message):
     __slots__ = ("frame_id", "capture_time_ns", "timecode", "position", "rotation", "lens", "dynamic_mask")
@@ -541,7 +543,7 @@ class Limits(_message.Message):
     def __init__(self, max_width: _Optional[int] = ..., max_height: _Optional[int] = ..., max_sessions: _Optional[int] = ..., max_worlds: _Optional[int] = ..., max_send_bytes: _Optional[int] = ..., max_receive_bytes: _Optional[int] = ..., max_fps: _Optional[float] = ..., min_sampler_steps: _Optional[int] = ..., max_sampler_steps: _Optional[int] = ..., memory_capacity: _Optional[int] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("model_id", "backend", "device", "versions", "limits", "conventions", "encodings", "native_size", "latent_stride", "default_sampler_steps", "sessions", "worlds", "auth_required", "protocol_revision")
+    __slots__ = ("model_id", "backend", "device", "versions", "limits", "conventions", "encodings", "native_size", "latent_stride", "default_sampler_steps", "sessions", "worlds", "auth_required", "protocol_revision", "tracked_cameras")
     class VersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -563,6 +565,7 @@ class ServerInfo(_message.Message):
     WORLDS_FIELD_NUMBER: _ClassVar[int]
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_REVISION_FIELD_NUMBER: _ClassVar[int]
+    TRACKED_CAMERAS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     backend: str
     device: str
@@ -577,4 +580,23 @@ class ServerInfo(_message.Message):
     worlds: int
     auth_required: bool
     protocol_revision: int
-    def __init__(self, model_id: _Optional[str] = ..., backend: _Optional[str] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., conventions: _Optional[_Iterable[_Union[_camera_pb2.Convention, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., native_size: _Optional[_Union[Size, _Mapping]] = ..., latent_stride: _Optional[int] = ..., default_sampler_steps: _Optional[int] = ..., sessions: _Optional[int] = ..., worlds: _Optional[int] = ..., auth_required: _Optional[bool] = ..., protocol_revision: _Optional[int] = ...) -> None: ...
+    tracked_cameras: _containers.RepeatedCompositeFieldContainer[TrackedCameraInfo]
+    def __init__(self, model_id: _Optional[str] = ..., backend: _Optional[str] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., conventions: _Optional[_Iterable[_Union[_camera_pb2.Convention, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., native_size: _Optional[_Union[Size, _Mapping]] = ..., latent_stride: _Optional[int] = ..., default_sampler_steps: _Optional[int] = ..., sessions: _Optional[int] = ..., worlds: _Optional[int] = ..., auth_required: _Optional[bool] = ..., protocol_revision: _Optional[int] = ..., tracked_cameras: _Optional[_Iterable[_Union[TrackedCameraInfo, _Mapping]]] = ...) -> None: ...
+
+class TrackedCameraInfo(_message.Message):
+    __slots__ = ("name", "world_id", "freed_camera_id", "listen", "packets", "dropped", "watchers")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WORLD_ID_FIELD_NUMBER: _ClassVar[int]
+    FREED_CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
+    LISTEN_FIELD_NUMBER: _ClassVar[int]
+    PACKETS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    WATCHERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    world_id: str
+    freed_camera_id: int
+    listen: str
+    packets: int
+    dropped: int
+    watchers: int
+    def __init__(self, name: _Optional[str] = ..., world_id: _Optional[str] = ..., freed_camera_id: _Optional[int] = ..., listen: _Optional[str] = ..., packets: _Optional[int] = ..., dropped: _Optional[int] = ..., watchers: _Optional[int] = ...) -> None: ...
