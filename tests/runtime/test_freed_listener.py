@@ -267,6 +267,27 @@ def test_poses_on_a_watching_session_are_refused_and_the_stream_carries_on(serve
             assert isinstance(s.next_frame(timeout=30), pb.Frame)
 
 
+def test_the_python_watch_helper_saves_the_frames(server, sender, tmp_path):
+    import json
+
+    from latentstage.engine_bridge.watch import watch
+
+    async def run():
+        async with C.AsyncClient(server.target) as client:
+            task = asyncio.create_task(watch(client, C.watch_message("main", SIZE), tmp_path,
+                                             frames=2, seconds=30))
+            while not task.done():  # a tracker that keeps sending until the frames are in
+                sender.send(packet(pan_deg=5.0, z_mm=1500.0))
+                sender.send(malformed()[DropReason.CHECKSUM][0])
+                await asyncio.sleep(0.05)
+            return await task
+
+    report, dropped = asyncio.run(run())
+    assert report.frames == 2 and dropped >= 1
+    meta = json.loads((tmp_path / "frames.json").read_text())
+    assert len(meta) == 2 and all((tmp_path / f"{m['frame_id']:06d}.png").is_file() for m in meta)
+
+
 @pytest.mark.parametrize(("open_msg", "code", "needle"), [
     (C.watch_message("nolens", SIZE), grpc.StatusCode.FAILED_PRECONDITION,
      "'nolens' has no lens calibration"),
