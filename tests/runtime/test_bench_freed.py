@@ -39,7 +39,9 @@ def test_bench_freed_measures_each_budget(tmp_path):
     assert [r.target_fps for r in runs] == [25.0, 60.0]
     for r in runs:
         assert 80 <= r.packets <= 101  # about one second of a 100 Hz tracker
-        assert r.frames + r.skipped + r.dropped == r.packets  # every packet accounted for
+        # Every packet accounted for. The counters are stamped when a frame is finished, so
+        # a pose skipped while the window's first frame was encoded may fall before the window.
+        assert 0 <= r.packets - (r.frames + r.skipped + r.dropped) <= 2
         assert r.frames >= 5 and len(r.latency_ms) == r.frames + 1
         assert 0 < r.q(r.latency_ms, 50) <= r.q(r.latency_ms, 99)
         assert 0.0 <= r.skipped_share <= 1.0 and not math.isnan(r.fps)
