@@ -151,11 +151,11 @@ def test_engine_headers_have_their_module_dependencies() -> None:
 def test_native_library_names_agree_between_build_cs_and_loader() -> None:
     build_cs = (THIRD_PARTY / "LatentStageLibrary.Build.cs").read_text()
     loader = (RUNTIME_MODULE / "Private" / "LatentStageModule.cpp").read_text()
-    for platform, file_name in [("Win64", "latentstage.dll"), ("Mac", "liblatentstage.dylib")]:
+    for platform, file_name in [("Win64", "latentstage_client.dll"), ("Mac", "liblatentstage_client.dylib")]:
         assert f'"{file_name}"' in build_cs  # delay-loaded and staged ...
         assert f'TEXT("{file_name}")' in loader  # ... and loaded by that name
         assert f'TEXT("{platform}")' in loader
-    assert '"liblatentstage.so"' in build_cs
+    assert '"liblatentstage_client.so"' in build_cs
     assert '"Binaries", "ThirdParty", "LatentStageLibrary"' in build_cs
     assert 'TEXT("Binaries"), TEXT("ThirdParty"), TEXT("LatentStageLibrary")' in loader
     # The ABI check compares the loaded library's version with the compiled header's.

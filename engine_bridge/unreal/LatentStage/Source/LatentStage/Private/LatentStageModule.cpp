@@ -34,10 +34,10 @@ constexpr double JobDrainSeconds = 15.0;
 
 #if PLATFORM_WINDOWS
 const TCHAR* const LibraryPlatformDir = TEXT("Win64");
-const TCHAR* const LibraryFileName = TEXT("latentstage.dll");
+const TCHAR* const LibraryFileName = TEXT("latentstage_client.dll");
 #elif PLATFORM_MAC
 const TCHAR* const LibraryPlatformDir = TEXT("Mac");
-const TCHAR* const LibraryFileName = TEXT("liblatentstage.dylib");
+const TCHAR* const LibraryFileName = TEXT("liblatentstage_client.dylib");
 #endif
 
 void FailLibrary(const FString& Reason)

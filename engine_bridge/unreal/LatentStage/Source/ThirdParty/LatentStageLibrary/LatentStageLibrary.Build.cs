@@ -3,10 +3,10 @@
 // Where the files go (README.md next to this file says how to build them):
 //   header   Source/ThirdParty/LatentStageLibrary/include/latentstage/latentstage.h
 //            (or, inside the LatentStage repository, engine_bridge/native/include is used as is)
-//   Win64    Source/ThirdParty/LatentStageLibrary/lib/Win64/latentstage.lib        (import library)
-//            Binaries/ThirdParty/LatentStageLibrary/Win64/latentstage.dll          (delay-loaded)
-//   Linux    Binaries/ThirdParty/LatentStageLibrary/Linux/liblatentstage.so (+ its SONAME file)
-//   Mac      Binaries/ThirdParty/LatentStageLibrary/Mac/liblatentstage.dylib       (delay-loaded)
+//   Win64    Source/ThirdParty/LatentStageLibrary/lib/Win64/latentstage_client.lib        (import library)
+//            Binaries/ThirdParty/LatentStageLibrary/Win64/latentstage_client.dll          (delay-loaded)
+//   Linux    Binaries/ThirdParty/LatentStageLibrary/Linux/liblatentstage_client.so (+ its SONAME file)
+//   Mac      Binaries/ThirdParty/LatentStageLibrary/Mac/liblatentstage_client.dylib       (delay-loaded)
 using System.IO;
 using UnrealBuildTool;
 
@@ -41,17 +41,17 @@ public class LatentStageLibrary : ModuleRules
 		{
 			// latentstage.h declares the functions __declspec(dllimport) with this.
 			PublicDefinitions.Add("LATENTSTAGE_USE_SHARED=1");
-			PublicAdditionalLibraries.Add(Path.Combine(ModuleDirectory, "lib", "Win64", "latentstage.lib"));
+			PublicAdditionalLibraries.Add(Path.Combine(ModuleDirectory, "lib", "Win64", "latentstage_client.lib"));
 			// Loaded by FLatentStageModule::StartupModule from BinaryDir before the first call.
-			PublicDelayLoadDLLs.Add("latentstage.dll");
-			RuntimeDependencies.Add(StagedDir + "/latentstage.dll");
+			PublicDelayLoadDLLs.Add("latentstage_client.dll");
+			RuntimeDependencies.Add(StagedDir + "/latentstage_client.dll");
 			// With a dynamic vcpkg triplet the gRPC / protobuf / abseil DLLs sit next to it: stage them too.
 			if (Directory.Exists(BinaryDir))
 			{
 				foreach (string Dll in Directory.GetFiles(BinaryDir, "*.dll"))
 				{
 					string Name = Path.GetFileName(Dll);
-					if (Name != "latentstage.dll")
+					if (Name != "latentstage_client.dll")
 					{
 						RuntimeDependencies.Add(StagedDir + "/" + Name);
 					}
@@ -61,12 +61,12 @@ public class LatentStageLibrary : ModuleRules
 		else if (Target.Platform == UnrealTargetPlatform.Linux)
 		{
 			// Linked directly; the rpath lets the loader find it in BinaryDir.
-			PublicAdditionalLibraries.Add(Path.Combine(BinaryDir, "liblatentstage.so"));
+			PublicAdditionalLibraries.Add(Path.Combine(BinaryDir, "liblatentstage_client.so"));
 			PublicRuntimeLibraryPaths.Add(BinaryDir);
-			RuntimeDependencies.Add(StagedDir + "/liblatentstage.so");
+			RuntimeDependencies.Add(StagedDir + "/liblatentstage_client.so");
 			if (Directory.Exists(BinaryDir))
 			{
-				foreach (string Versioned in Directory.GetFiles(BinaryDir, "liblatentstage.so.*"))
+				foreach (string Versioned in Directory.GetFiles(BinaryDir, "liblatentstage_client.so.*"))
 				{
 					RuntimeDependencies.Add(StagedDir + "/" + Path.GetFileName(Versioned));
 				}
@@ -75,8 +75,8 @@ public class LatentStageLibrary : ModuleRules
 		else if (Target.Platform == UnrealTargetPlatform.Mac)
 		{
 			// Loaded by FLatentStageModule::StartupModule from BinaryDir before the first call.
-			PublicDelayLoadDLLs.Add(Path.Combine(BinaryDir, "liblatentstage.dylib"));
-			RuntimeDependencies.Add(StagedDir + "/liblatentstage.dylib");
+			PublicDelayLoadDLLs.Add(Path.Combine(BinaryDir, "liblatentstage_client.dylib"));
+			RuntimeDependencies.Add(StagedDir + "/liblatentstage_client.dylib");
 		}
 	}
 }
