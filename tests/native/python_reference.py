@@ -65,7 +65,7 @@ def main() -> None:
                 t_ns = CAPTURE_T0_NS + i * FRAME_NS
                 frame = session.render(C.unreal_pose(
                     i, location, rotator=rotator, capture_time_ns=t_ns,
-                    tc=C.timecode("%02d:%02d:%02d:%02d" % tc, 25)), timeout=120)
+                    tc=C.timecode(":".join(f"{v:02d}" for v in tc), 25)), timeout=120)
                 img = frame.image
                 if (img.width, img.height, img.stride) != (width, height, width * 4):
                     raise SystemExit(f"frame {i}: got {img.width}x{img.height} stride "

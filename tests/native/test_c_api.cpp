@@ -38,6 +38,16 @@ TEST(Version, MacrosMatchTheLoadedLibrary) {
   EXPECT_EQ(ls_abi_version(), static_cast<uint32_t>(LS_ABI_VERSION));
 }
 
+TEST(Version, StructSizesForBindings) {
+  EXPECT_EQ(ls_struct_size("ls_frame"), sizeof(ls_frame));
+  EXPECT_EQ(ls_struct_size("ls_pose"), sizeof(ls_pose));
+  EXPECT_EQ(ls_struct_size("ls_session_options"), sizeof(ls_session_options));
+  EXPECT_EQ(ls_struct_size("ls_session_stats"), sizeof(ls_session_stats));
+  EXPECT_EQ(ls_struct_size("ls_timecode"), sizeof(ls_timecode));
+  EXPECT_EQ(ls_struct_size("ls_nothing"), 0u);
+  EXPECT_EQ(ls_struct_size(nullptr), 0u);
+}
+
 TEST(Status, EveryCodeHasItsName) {
   EXPECT_STREQ(ls_status_name(LS_OK), "LS_OK");
   EXPECT_STREQ(ls_status_name(LS_INVALID_ARGUMENT), "LS_INVALID_ARGUMENT");

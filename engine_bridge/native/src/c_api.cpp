@@ -124,6 +124,26 @@ LS_API const char* ls_version(void) {
 
 LS_API uint32_t ls_abi_version(void) { return LS_ABI_VERSION; }
 
+LS_API size_t ls_struct_size(const char* name) {
+  if (name == nullptr) return 0;
+  static const struct {
+    const char* name;
+    size_t size;
+  } kSizes[] = {{"ls_connect_options", sizeof(ls_connect_options)},
+                {"ls_server_info", sizeof(ls_server_info)},
+                {"ls_world_info", sizeof(ls_world_info)},
+                {"ls_session_options", sizeof(ls_session_options)},
+                {"ls_pose", sizeof(ls_pose)},
+                {"ls_frame", sizeof(ls_frame)},
+                {"ls_session_stats", sizeof(ls_session_stats)},
+                {"ls_lens", sizeof(ls_lens)},
+                {"ls_timecode", sizeof(ls_timecode)}};
+  for (const auto& s : kSizes) {
+    if (std::strcmp(s.name, name) == 0) return s.size;
+  }
+  return 0;
+}
+
 // ----- client -------------------------------------------------------------------------------
 LS_API void ls_connect_options_init(ls_connect_options* options) {
   if (options == nullptr) return;

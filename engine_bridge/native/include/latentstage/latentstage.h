@@ -90,6 +90,11 @@ LS_API const char* ls_last_error(void);
 LS_API const char* ls_version(void);
 /* LS_ABI_VERSION of the library actually loaded: compare with the header's. */
 LS_API uint32_t ls_abi_version(void);
+/* sizeof(struct) in the loaded library, by name without "struct" ("ls_frame", "ls_pose",
+ * "ls_session_options", "ls_session_stats", "ls_server_info", "ls_world_info",
+ * "ls_connect_options", "ls_lens", "ls_timecode"); 0 for other names. For bindings that
+ * declare the structs themselves (P/Invoke, ctypes) to check their layout. Added in 0.2.0. */
+LS_API size_t ls_struct_size(const char* name);
 
 /* ----- enums (values equal the proto's) --------------------------------------------------- */
 typedef enum ls_convention {
