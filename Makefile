@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup deps tools demo flythrough test lint clean
+.PHONY: setup deps tools demo flythrough test lint clean native native-build native-test \
+	native-asan native-bench
 
 setup: $(STAMP)
 
@@ -51,8 +52,44 @@ tools/node_modules/.installed: tools/package.json
 	@touch $@
 tools: tools/node_modules/.installed
 
-test: $(STAMP) deps tools lint
-	$(BIN)/python -m pytest
+# The native client library (engine_bridge/native, root CMakeLists.txt): a release build in
+# build/native (its shared library is what tests/engine_bridge/test_native_ctypes.py loads),
+# its ctest suites (unit, and against a `latentstage serve` they start), then the same suites
+# built with AddressSanitizer + UndefinedBehaviorSanitizer (-O1) in build/native-asan.
+NATIVE_BUILD := build/native
+NATIVE_ASAN := build/native-asan
+NATIVE_LIB := $(abspath $(NATIVE_BUILD))/liblatentstage_client.so
+NATIVE_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+NATIVE_CMAKE := -DLATENTSTAGE_BUILD_TESTS=ON -DLATENTSTAGE_SERVER=$(abspath $(BIN))/latentstage \
+	-DLATENTSTAGE_PYTHON=$(abspath $(BIN))/python \
+	$(if $(shell command -v ccache 2>/dev/null),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+native-build: $(STAMP) deps
+	@command -v cmake >/dev/null || { echo "error: cmake is missing; run: make deps" \
+		"(or apt-get install -y cmake g++ pkg-config libgrpc++-dev libprotobuf-dev" \
+		"protobuf-compiler protobuf-compiler-grpc libgtest-dev)"; exit 1; }
+	cmake -S . -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release $(NATIVE_CMAKE)
+	cmake --build $(NATIVE_BUILD) -j$(NATIVE_JOBS)
+
+native-test: native-build
+	ctest --test-dir $(NATIVE_BUILD) --output-on-failure
+
+native-asan: $(STAMP) deps
+	cmake -S . -B $(NATIVE_ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
+		"-DLATENTSTAGE_SANITIZE=address;undefined" $(NATIVE_CMAKE)
+	cmake --build $(NATIVE_ASAN) -j$(NATIVE_JOBS)
+	UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(NATIVE_ASAN) --output-on-failure
+
+native: native-test native-asan
+
+# `latentstage bench native` needs build/native/tests/native/latentstage_bench.
+native-bench: native-build
+	cmake -S . -B $(NATIVE_BUILD) -DLATENTSTAGE_BUILD_BENCH=ON
+	cmake --build $(NATIVE_BUILD) -j$(NATIVE_JOBS) --target latentstage_bench
+
+test: $(STAMP) deps tools lint native-build
+	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) $(BIN)/python -m pytest
+	$(MAKE) native
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

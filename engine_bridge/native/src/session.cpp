@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 namespace ls {
 namespace {
@@ -37,6 +38,17 @@ SessionImpl::SessionImpl(std::shared_ptr<ClientImpl> client, const ls_session_op
   options_.tracked_camera = tracked_camera_opt_.c_str();
   options_.client_name = client_name_opt_.c_str();
   ring_ = std::make_shared<FrameRing>(o.frame_buffers);
+#if defined(__GLIBC__)
+  // gRPC receives a frame into many small slices and frees them once it is parsed. glibc trims
+  // its heap whenever more than M_TRIM_THRESHOLD (128 KiB by default) is free at the top, so
+  // every frame's slices would be page-faulted in afresh (measured: +0.8 ms CPU per 720p
+  // frame). glibc raises that threshold to twice the size of any freed mmap'ed block (its
+  // documented dynamic adjustment, mallopt(3)); a client that frees a frame per frame gets
+  // that by accident, the ring never frees one. Free one frame-sized block here instead.
+  size_t frame_bytes = size_t{o.width} * o.height * 4 + 65536;
+  void* volatile block = std::malloc(frame_bytes);  // volatile: not elided by the compiler
+  std::free(block);
+#endif
 }
 
 SessionImpl::~SessionImpl() { kill(); }
