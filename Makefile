@@ -7,7 +7,7 @@ TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
 
 .PHONY: setup deps tools demo flythrough test lint clean native native-build native-test \
-	native-asan native-bench
+	native-asan native-tsan native-bench
 
 setup: $(STAMP)
 
@@ -82,10 +82,20 @@ native-asan: $(STAMP) deps
 
 native: native-test native-asan
 
+# Optional (not part of `make test`, it does not fit the time budget): ThreadSanitizer. gRPC,
+# abseil and protobuf are not TSan-built here, so reports through them are suppressed
+# (tests/native/tsan.supp) and only the library's own synchronisation is checked.
+native-tsan: $(STAMP) deps
+	cmake -S . -B build/native-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
+		-DLATENTSTAGE_SANITIZE=thread $(NATIVE_CMAKE)
+	cmake --build build/native-tsan -j$(NATIVE_JOBS)
+	TSAN_OPTIONS="suppressions=$(abspath tests/native/tsan.supp) report_signal_unsafe=0" \
+		ctest --test-dir build/native-tsan --output-on-failure
+
 # `latentstage bench native` needs build/native/tests/native/latentstage_bench.
 native-bench: native-build
 	cmake -S . -B $(NATIVE_BUILD) -DLATENTSTAGE_BUILD_BENCH=ON
-	cmake --build $(NATIVE_BUILD) -j$(NATIVE_JOBS) --target latentstage_bench
+	cmake --build $(NATIVE_BUILD) -j$(NATIVE_JOBS) --target latentstage_bench latentstage_counters
 
 test: $(STAMP) deps tools lint native-build
 	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) $(BIN)/python -m pytest

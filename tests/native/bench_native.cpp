@@ -199,13 +199,13 @@ void print_json(const Args& a, const Result& r) {
       "\"latency_ms\": %s, \"server_ms\": %s, \"cpu_ms_per_frame\": %.4f, "
       "\"allocs_per_frame\": %.2f, \"alloc_bytes_per_frame\": %.1f, "
       "\"copied_bytes_per_frame\": %.1f, \"payload_bytes\": %llu, "
-      "\"counters\": %s, \"frame_allocations\": %llu}\n",
+      "\"counters\": %s, \"frame_allocations\": %s}\n",
       a.client.c_str(), a.width, a.height, r.latency_ms.size(), list(r.latency_ms).c_str(),
       list(r.server_ms).c_str(), (r.after.cpu_s - r.before.cpu_s) * 1e3 / n,
       (r.after.allocs - r.before.allocs) / n, (r.after.alloc_bytes - r.before.alloc_bytes) / n,
       (r.after.copied - r.before.copied) / n, static_cast<unsigned long long>(r.payload),
       dlsym(RTLD_DEFAULT, "lsbench_counters") ? "true" : "false",
-      static_cast<unsigned long long>(r.frame_allocations));
+      a.client == "native" ? std::to_string(r.frame_allocations).c_str() : "null");
 }
 
 }  // namespace
