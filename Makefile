@@ -68,7 +68,8 @@ native-build: $(STAMP) deps
 	@command -v cmake >/dev/null || { echo "error: cmake is missing; run: make deps" \
 		"(or apt-get install -y cmake g++ pkg-config libgrpc++-dev libprotobuf-dev" \
 		"protobuf-compiler protobuf-compiler-grpc libgtest-dev)"; exit 1; }
-	cmake -S . -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release $(NATIVE_CMAKE)
+	cmake -S . -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DLATENTSTAGE_BUILD_BENCH=ON \
+		$(NATIVE_CMAKE)
 	cmake --build $(NATIVE_BUILD) -j$(NATIVE_JOBS)
 
 native-test: native-build
@@ -92,13 +93,13 @@ native-tsan: $(STAMP) deps
 	TSAN_OPTIONS="suppressions=$(abspath tests/native/tsan.supp) report_signal_unsafe=0" \
 		ctest --test-dir build/native-tsan --output-on-failure
 
-# `latentstage bench native` needs build/native/tests/native/latentstage_bench.
+# `latentstage bench native` runs build/native/tests/native/latentstage_bench (and preloads
+# liblatentstage_counters.so from there): native-build builds both.
 native-bench: native-build
-	cmake -S . -B $(NATIVE_BUILD) -DLATENTSTAGE_BUILD_BENCH=ON
-	cmake --build $(NATIVE_BUILD) -j$(NATIVE_JOBS) --target latentstage_bench latentstage_counters
 
 test: $(STAMP) deps tools lint native-build
-	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) $(BIN)/python -m pytest
+	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) LATENTSTAGE_NATIVE_BUILD=$(abspath $(NATIVE_BUILD)) \
+		$(BIN)/python -m pytest
 	$(MAKE) native
 
 lint: $(STAMP)

@@ -360,13 +360,16 @@ class NativeClient:
     """A connected client (``ls_client_connect``); ``with`` destroys it."""
 
     def __init__(self, target: str, *, token: str | None = None, timeout_ms: int = 10000,
+                 tls: bool = False, tls_roots_pem: bytes | None = None,
                  library: str | Path | ctypes.CDLL | None = None):
+        """``tls_roots_pem`` (PEM bytes) implies TLS; ``tls=True`` alone uses system roots."""
         lib = library if isinstance(library, ctypes.CDLL) else load_library(library)
         self._n = _Native(lib)
         opts = ConnectOptions()
         lib.ls_connect_options_init(ctypes.byref(opts))
-        self._keep = [target.encode(), token.encode() if token else None]
-        opts.target, opts.token, opts.timeout_ms = self._keep[0], self._keep[1], timeout_ms
+        keep = [target.encode(), token.encode() if token else None, tls_roots_pem]
+        opts.target, opts.token, opts.tls_roots_pem = keep
+        opts.use_tls, opts.timeout_ms = int(tls or tls_roots_pem is not None), timeout_ms
         handle = c_void_p()
         self._n.check(lib.ls_client_connect(ctypes.byref(opts), ctypes.byref(handle)),
                       "ls_client_connect")

@@ -92,6 +92,61 @@ def test_one_session_matches_the_python_client(lib, server):
             assert stats.poses_sent == 5 and stats.frame_allocations <= 4
 
 
+def test_jpeg_frames_are_the_servers_bytes(lib, server):
+    """JPEG: the library passes the server's file through untouched, so the bytes equal the
+    Python client's exactly (tolerance 0: the same encoder on the same pixels)."""
+    lens = C.lens_fov(90, "horizontal")
+    with C.SyncClient(server.target) as client, client.session(C.open_message(
+            C.procedural_world(5, "indoor"), SIZE, "unreal", "jpeg", lockstep=True,
+            lens=lens)) as session:
+        expected = [session.render(C.unreal_pose(i, loc, rotator=rot)).image.data
+                    for i, (loc, rot) in enumerate(poses(3))]
+    with N.NativeClient(server.target, library=lib) as client, client.open_session(
+            *SIZE, encoding="jpeg", lockstep=True, fov_deg=90,
+            new_world=("indoor", 5)) as session:
+        for i, (loc, rot) in enumerate(poses(3)):
+            session.submit_unreal(i, loc, rot)
+            with session.frame_for(i) as frame:
+                assert frame.info.encoding == 3 and frame.info.stride == 0
+                assert frame.view().tobytes() == expected[i]
+
+
+def test_bearer_token_and_tls(lib, tmp_path):
+    """TLS with the server's certificate as roots, and the token: without it or with a wrong
+    one the server's UNAUTHENTICATED message comes back verbatim."""
+    import subprocess
+
+    import torch
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    tokens = tmp_path / "tokens"
+    tokens.write_text("secret\n")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    hub = Hub.load(str(tiny_checkpoint(tmp_path / "ckpt")), "torch", "cpu",
+                   Limits(max_width=256, max_height=256, memory_capacity=8192), tmp_path / "s")
+    config = ServerConfig(port=0, tls_cert=cert, tls_key=key, token_file=tokens)
+    try:
+        with ServerThread(hub, config) as st:
+            target, roots = f"localhost:{st.port}", cert.read_bytes()
+            for token, words in ((None, "missing"), ("wrong", "invalid")):
+                with pytest.raises(N.NativeError, match=words) as err:
+                    N.NativeClient(target, token=token, tls_roots_pem=roots, library=lib)
+                assert err.value.name == "LS_UNAUTHENTICATED"
+            with N.NativeClient(target, token="secret", tls_roots_pem=roots,
+                                library=lib) as client:
+                assert client.server_info().auth_required == 1
+                with client.open_session(*SIZE, lockstep=True, fov_deg=90) as session:
+                    session.submit_unreal(1, (0, 0, 170), (0, 0, 0))
+                    with session.frame_for(1) as frame:
+                        assert frame.info.width == SIZE[0]
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_errors_name_the_field_and_value(lib, server):
     with N.NativeClient(server.target, library=lib) as client:
         with pytest.raises(N.NativeError, match=r"session_options.width: got 0") as err:

@@ -295,8 +295,9 @@ void SessionImpl::note_frame(uint64_t frame_id, int64_t received_ns) {
 // ----- calls --------------------------------------------------------------------------------
 ls_status SessionImpl::submit(const ls_pose& pose) {
   if (!tracked_camera_opt_.empty()) {
-    return invalid("session", "watching tracked camera '" + tracked_camera_opt_ + "'",
-                   "a session that sends poses (its poses come from the tracker)");
+    return fail(LS_FAILED_PRECONDITION,
+                "session: got one watching tracked camera '" + tracked_camera_opt_ +
+                    "', expected a session that sends poses (its poses come from the tracker)");
   }
   if (ls_status st = check_pose(pose, options_.convention, "pose")) return st;
   ls_session_state state = ring_->state();
