@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 
 import numpy as np
 
@@ -110,7 +111,15 @@ def decode_image(data: bytes, field: str = "image",
         if head.startswith(_PNG_MAGIC):
             from PIL import Image
 
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as img:  # reads the header only
+            with warnings.catch_warnings():  # our own size check comes first
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                try:
+                    img = Image.open(io.BytesIO(data), formats=["PNG"])  # the header only
+                except Image.DecompressionBombError as exc:
+                    raise InvalidInput(f"{field}.width", "<over 178 million pixels>",
+                                       f"an image within the server's --max-size ({exc})"
+                                       ) from None
+            with img:
                 _check_size(field, *img.size, max_size)
                 return np.asarray(img.convert("RGB"), np.uint8).copy()
     except InvalidInput:
