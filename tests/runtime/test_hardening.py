@@ -34,7 +34,6 @@ from latentstage.runtime.server import (
 )
 from latentstage.runtime.types import Limits
 from latentstage.v1 import service_pb2 as pb
-from latentstage.v1 import service_pb2_grpc as pb_grpc
 
 SIZE = (64, 48)
 SERVICE = "/latentstage.v1.LatentStageService/"
@@ -116,7 +115,7 @@ def resign(data: bytes, edit) -> bytes:
     return save(tensors, metadata={"latentstage": json.dumps(meta)})
 
 
-# ----- 1. a poisoned snapshot ---------------------------------------------------------------------
+# ----- 1. a poisoned snapshot --------------------------------------------------------------------
 POISONS = [
     ("counters.evictions", lambda m: m["counters"].update(evictions=-1)),
     ("counters.evictions", lambda m: m["counters"].update(evictions=2**64)),
@@ -206,7 +205,7 @@ def _filled_memory():
     return memory
 
 
-# ----- 2. image bombs ------------------------------------------------------------------------------
+# ----- 2. image bombs ----------------------------------------------------------------------------
 def jpeg_bomb() -> bytes:
     """A valid 8x8 JPEG whose header claims 16000x16000 (the 631-byte bomb of the issue)."""
     import simplejpeg
@@ -272,7 +271,7 @@ def test_an_image_bomb_costs_the_server_no_memory(client):
     assert code_ == grpc.StatusCode.INVALID_ARGUMENT and "16000" in details
 
 
-# ----- 3. a subnormal field of view; any failure inside a session ---------------------------------
+# ----- 3. a subnormal field of view; any failure inside a session --------------------------------
 def test_a_subnormal_fov_is_invalid_in_open_create_and_session(client, monkeypatch):
     tiny = C.lens_fov(5e-324)
     code, details = code_of(lambda: client.session(open_msg(C.empty_world(), lens=tiny)).open())
@@ -310,7 +309,7 @@ def test_any_exception_from_a_client_message_becomes_an_error(client, monkeypatc
     assert "division by zero" in errors[0].message
 
 
-# ----- 4 and 5. undecodable bytes ------------------------------------------------------------------
+# ----- 4 and 5. undecodable bytes ----------------------------------------------------------------
 def test_a_corrupt_message_mid_stream_gets_an_error_and_the_stream_carries_on(server):
     async def run():
         async with grpc.aio.insecure_channel(server.target) as channel:
@@ -351,7 +350,7 @@ def test_undecodable_request_bytes_are_invalid_with_one_log_line(server, caplog)
                                       for r in rejected)
 
 
-# ----- 6. idle sessions, per-client caps, slot release --------------------------------------------
+# ----- 6. idle sessions, per-client caps, slot release -------------------------------------------
 def test_idle_sessions_are_closed_and_free_their_slots(ckpt, tmp_path):
     st = start(ckpt, tmp_path, max_sessions=3, guards=Guards(
         idle_timeout_s=1.0, sessions_per_peer=0, release_wait_s=0.05))
@@ -408,7 +407,10 @@ def test_per_peer_and_per_token_caps(ckpt, tmp_path):
 
 
 def test_a_cancelled_session_frees_its_slot_before_the_next_open(ckpt, tmp_path):
-    st = start(ckpt, tmp_path, max_sessions=1, guards=Guards(idle_timeout_s=0))
+    """Four clients cycle open, pose, (frame,) cancel on a four-slot server: every Open gets
+    the slot its own client just left (before the fix about 1.5% were refused)."""
+    st = start(ckpt, tmp_path, max_sessions=4, guards=Guards(idle_timeout_s=0,
+                                                             sessions_per_peer=0))
     try:
         msg = open_msg(C.empty_world())
 
@@ -423,18 +425,22 @@ def test_a_cancelled_session_frees_its_slot_before_the_next_open(ckpt, tmp_path)
                         assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
                         refused += 1
                         continue
+                    await s.send(pose(i))
                     if i % 2:
-                        await s.send(pose(i))
+                        await s.next_frame()  # half leave after a frame, half mid-frame
                     s.cancel()
             return refused
 
-        assert asyncio.run(cycles(300)) == 0
+        async def clients():
+            return await asyncio.gather(*[cycles(100) for _ in range(4)])
+
+        assert asyncio.run(clients()) == [0, 0, 0, 0]
         assert wait_until(lambda: st.hub.session_count == 0)
     finally:
         st.stop()
 
 
-# ----- 7. unbounded echo ---------------------------------------------------------------------------
+# ----- 7. unbounded echo -------------------------------------------------------------------------
 def test_identifiers_are_bounded_before_they_are_echoed(client, caplog):
     caplog.set_level(logging.INFO)
     huge = "w" * 1_000_000
@@ -452,7 +458,7 @@ def test_identifiers_are_bounded_before_they_are_echoed(client, caplog):
     assert max(len(r.getMessage()) for r in caplog.records) < 2000
 
 
-# ----- 8. snapshot files ---------------------------------------------------------------------------
+# ----- 8. snapshot files -------------------------------------------------------------------------
 def test_bad_metadata_types_in_a_named_snapshot_are_a_clear_error(client, server):
     world = client.create_world(seed_world())
     saved = client.save_world(world.world_id, "typed", return_data=True)
@@ -502,7 +508,7 @@ def test_save_world_overwrites_only_when_asked(client, server):
     client.delete_world(world.world_id)
 
 
-# ----- 9. metrics ----------------------------------------------------------------------------------
+# ----- 9. metrics --------------------------------------------------------------------------------
 def test_metrics_listen_on_their_own_host(ckpt, tmp_path):
     assert ServerConfig().metrics_host == "127.0.0.1"
     st = start(ckpt, tmp_path, config={"host": "127.0.0.2", "metrics_port": 0})
@@ -546,7 +552,7 @@ def test_the_insecure_bind_warning_covers_metrics(tmp_path):
     assert len(lines) == 1 and "metrics_host=0.0.0.0" in lines[0]
 
 
-# ----- 10. token file ------------------------------------------------------------------------------
+# ----- 10. token file ----------------------------------------------------------------------------
 def test_indented_comments_in_the_token_file_are_not_tokens(tmp_path):
     from latentstage.runtime.auth import read_tokens
 
