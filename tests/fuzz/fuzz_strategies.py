@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from latentstage.runtime.errors import InvalidInput
 
-EXAMPLES = int(os.environ.get("LATENTSTAGE_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("LATENTSTAGE_FUZZ_EXAMPLES", "200"))
 
 
 def fuzz_settings(weight: float = 1.0, **kwargs) -> settings:
