@@ -36,13 +36,15 @@ $(STAMP): pyproject.toml Makefile
 
 torch-cpu:
 	@if $(BIN)/python -m pip install --quiet --no-index --no-deps "torch==$(TORCH_VERSION)" \
-			2>/dev/null && $(BIN)/python -c '$(call TORCH_IS,cpu)'; then \
+			2>/dev/null && $(BIN)/python -m pip show torch 2>/dev/null | \
+			grep -qx "Version: $(TORCH_VERSION)+cpu"; then \
 		echo "torch $(TORCH_VERSION): CPU build from the local wheel folder"; \
 	else \
 		echo "torch $(TORCH_VERSION): CPU build from $(TORCH_CPU_INDEX)"; \
-		$(BIN)/python -m pip install --quiet --index-url $(TORCH_CPU_INDEX) \
-			"torch==$(TORCH_VERSION)" || { echo "error: no CPU build of torch $(TORCH_VERSION)" \
-			"(no local wheel, and $(TORCH_CPU_INDEX) unreachable); set TORCH_CPU_INDEX"; exit 1; }; \
+		$(BIN)/python -m pip install --quiet --retries 1 --timeout 30 \
+			--index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_VERSION)" || { echo "error: no CPU" \
+			"build of torch $(TORCH_VERSION) (no local wheel, and $(TORCH_CPU_INDEX)" \
+			"unreachable); set TORCH_CPU_INDEX"; exit 1; }; \
 	fi
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"  # torch's own dependencies
 	@$(BIN)/python -c '$(call TORCH_IS,cpu)' || { echo "error: the torch installed is not the" \
