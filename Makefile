@@ -1,23 +1,61 @@
 # Set-up and the two commands of the README. Each target creates or reuses .venv and installs
-# what it needs; torch is pinned to the CPU build first so that pip never pulls CUDA wheels.
+# what it needs. torch is installed first, as the build chosen explicitly (never left to pip):
+#   make setup              CPU build (default): from a local wheel folder when pip's own
+#                           configuration supplies one (find-links), else from the PyTorch CPU
+#                           index ($(TORCH_CPU_INDEX))
+#   make setup TORCH=cuda   CUDA build from the PyTorch CUDA index ($(TORCH_CUDA_INDEX))
+# Both are checked after the install (torch.version.cuda), so a wrong build is an error.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+TORCH ?= cpu
 TORCH_VERSION ?= 2.13.0
-STAMP := $(VENV)/.installed
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_CUDA_INDEX ?= https://download.pytorch.org/whl/cu128
+STAMP := $(VENV)/.installed-$(TORCH)
 
-.PHONY: setup deps tools demo flythrough test lint clean native native-build native-test \
-	native-asan native-tsan native-bench
+ifeq ($(filter $(TORCH),cpu cuda),)
+$(error TORCH=$(TORCH): expected cpu (default) or cuda)
+endif
+# Exit 0 when the installed torch is the pinned version of the chosen build.
+TORCH_IS = import sys, torch; sys.exit(torch.__version__.split("+")[0] != "$(TORCH_VERSION)" \
+	or (torch.version.cuda is None) != ("$(1)" == "cpu"))
+
+.PHONY: setup deps tools demo flythrough test lint clean torch-cpu torch-cuda native \
+	native-build native-test native-asan native-tsan native-bench
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@$(BIN)/python -c "import torch" 2>/dev/null || \
-		$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
+	@$(BIN)/python -c '$(call TORCH_IS,$(TORCH))' 2>/dev/null || \
+		$(MAKE) --no-print-directory torch-$(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
+
+torch-cpu:
+	@if $(BIN)/python -m pip install --quiet --no-index --no-deps "torch==$(TORCH_VERSION)" \
+			2>/dev/null && $(BIN)/python -m pip show torch 2>/dev/null | \
+			grep -qx "Version: $(TORCH_VERSION)+cpu"; then \
+		echo "torch $(TORCH_VERSION): CPU build from the local wheel folder"; \
+	else \
+		echo "torch $(TORCH_VERSION): CPU build from $(TORCH_CPU_INDEX)"; \
+		$(BIN)/python -m pip install --quiet --retries 1 --timeout 30 \
+			--index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_VERSION)" || { echo "error: no CPU" \
+			"build of torch $(TORCH_VERSION) (no local wheel, and $(TORCH_CPU_INDEX)" \
+			"unreachable); set TORCH_CPU_INDEX"; exit 1; }; \
+	fi
+	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"  # torch's own dependencies
+	@$(BIN)/python -c '$(call TORCH_IS,cpu)' || { echo "error: the torch installed is not the" \
+		"CPU build of $(TORCH_VERSION)"; exit 1; }
+
+torch-cuda:
+	@echo "torch $(TORCH_VERSION): CUDA build from $(TORCH_CUDA_INDEX)"
+	$(BIN)/python -m pip install --quiet --index-url $(TORCH_CUDA_INDEX) "torch==$(TORCH_VERSION)"
+	@$(BIN)/python -c '$(call TORCH_IS,cuda)' || { echo "error: the torch installed is not a" \
+		"CUDA build of $(TORCH_VERSION); set TORCH_CUDA_INDEX"; exit 1; }
 
 # The main job: the bundled model flies away from a seed frame and back (demo.mp4, report.json).
 demo: $(STAMP)

@@ -20,6 +20,7 @@ breakdown.
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 import time
 from collections.abc import Sequence
@@ -295,9 +296,13 @@ class AsyncClient:
         return reply.world
 
     async def save_world(self, world_id: str, name: str = "", return_data: bool = False,
-                         timeout: float | None = 120) -> pb.SaveWorldResponse:
+                         timeout: float | None = 120, overwrite: bool = False
+                         ) -> pb.SaveWorldResponse:
+        """Save a world as snapshot ``name``; an existing name is replaced only with
+        ``overwrite`` (else FAILED_PRECONDITION)."""
         return await self.stub.SaveWorld(
-            pb.SaveWorldRequest(world_id=world_id, name=name, return_data=return_data),
+            pb.SaveWorldRequest(world_id=world_id, name=name, return_data=return_data,
+                                overwrite=overwrite),
             metadata=self.metadata, timeout=timeout)
 
     async def load_world(self, name: str | None = None, data: bytes | None = None,
@@ -473,8 +478,9 @@ class SyncClient:
     def create_world(self, spec: pb.WorldSpec) -> pb.WorldInfo:
         return self._run(self.aio.create_world(spec))
 
-    def save_world(self, world_id: str, name: str = "", return_data: bool = False):
-        return self._run(self.aio.save_world(world_id, name, return_data))
+    def save_world(self, world_id: str, name: str = "", return_data: bool = False,
+                   overwrite: bool = False):
+        return self._run(self.aio.save_world(world_id, name, return_data, overwrite=overwrite))
 
     def load_world(self, name: str | None = None, data: bytes | None = None, label: str = ""):
         return self._run(self.aio.load_world(name, data, label))
@@ -489,11 +495,60 @@ class SyncClient:
         return SyncSession(self, self.aio.session(open_msg))
 
 
+class _Inbox:
+    """Messages a session's reader (on the client loop) hands to a caller on another thread.
+
+    One reader owns the stream, so a caller that gives up waiting never abandons a read: what
+    arrives later waits here for the next call. At most ``capacity`` messages wait; then the
+    reader stops reading, and gRPC flow control holds the server back as if nobody read.
+    """
+
+    _END = object()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, capacity: int = 8):
+        self._loop, self._capacity = loop, capacity
+        self._items: collections.deque = collections.deque()
+        self._ready = threading.Condition()
+        self._room = asyncio.Event()  # set (on the loop) whenever a message is taken
+
+    async def put(self, item, final: bool = False) -> None:
+        """Queue ``item`` (on the loop), waiting for room; ``final`` items never wait."""
+        while True:
+            with self._ready:
+                if final or len(self._items) < self._capacity:
+                    self._items.append(item)
+                    self._ready.notify_all()
+                    return
+                self._room.clear()
+            await self._room.wait()
+
+    def get(self, timeout: float | None):
+        """The next item (any thread); raises TimeoutError after ``timeout`` seconds."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._items, timeout):
+                raise TimeoutError(f"no message from the server within {timeout:g} s")
+            item = self._items[0]
+            if item is not self._END and not isinstance(item, BaseException):
+                self._items.popleft()  # the end (or an error) stays for every later call
+        try:
+            self._loop.call_soon_threadsafe(self._room.set)
+        except RuntimeError:  # the client's loop is closed
+            pass
+        return item
+
+
 class SyncSession:
-    """Blocking view of an :class:`AsyncSession`; ``with`` opens and closes it."""
+    """Blocking view of an :class:`AsyncSession`; ``with`` opens and closes it.
+
+    After :meth:`open`, one reader task reads the stream into an inbox, so :meth:`recv`,
+    :meth:`next_frame`, :meth:`next_result` and :meth:`render` may time out as often as a
+    caller likes (an engine tick, a tracker bridge) without ever losing a message: what they
+    did not take is returned by the next call.
+    """
 
     def __init__(self, client: SyncClient, session: AsyncSession):
         self._client, self.aio = client, session
+        self._inbox: _Inbox | None = None
 
     def __enter__(self) -> SyncSession:
         self.open()
@@ -506,28 +561,114 @@ class SyncSession:
             self.cancel()
 
     def open(self) -> pb.Event:
-        return self._client._run(self.aio.open())
+        event = self._client._run(self.aio.open())
+        self._inbox = _Inbox(self._client._loop)
+        self._client._run(self._start_reader())
+        return event
+
+    async def _start_reader(self) -> None:
+        asyncio.get_running_loop().create_task(self._read_all(self._inbox))
+
+    async def _read_all(self, inbox: _Inbox) -> None:
+        """The one reader of the stream: every message into the inbox, then the end."""
+        try:
+            while (msg := await self.aio.recv()) is not None:
+                await inbox.put(msg)
+        except asyncio.CancelledError:
+            await inbox.put(asyncio.CancelledError("the session was cancelled"), final=True)
+            raise
+        except Exception as exc:  # the call's status (e.g. grpc.aio.AioRpcError)
+            await inbox.put(exc, final=True)
+            return
+        await inbox.put(_Inbox._END, final=True)
 
     def send(self, pose_msg: pb.Pose) -> None:
         self._client._run(self.aio.send(pose_msg))
+
+    def write(self, request: pb.SessionRequest) -> None:
+        """Send any SessionRequest as it is (tests, tools)."""
+        self._client._run(self.aio.call.write(request))
 
     def control(self, **fields) -> None:
         self._client._run(self.aio.control(**fields))
 
     def recv(self, timeout: float | None = None) -> pb.SessionResponse | None:
-        return self._client._run(self.aio.recv(), timeout)
+        """The next server message, or None at the end of the stream. Raises TimeoutError
+        after ``timeout`` seconds; the message that arrives later is kept for the next call."""
+        if self._inbox is None:
+            return self._client._run(self.aio.recv(), timeout)
+        item = self._inbox.get(timeout)
+        if item is _Inbox._END:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
-    def next_frame(self, timeout: float | None = None) -> pb.Frame:
-        return self._client._run(self.aio.next_frame(), timeout)
+    def _take(self, deadline: float | None) -> pb.SessionResponse | None:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.recv(left)
 
     def next_result(self, timeout: float | None = None) -> pb.Frame | pb.Error:
-        return self._client._run(self.aio.next_result(), timeout)
+        """The next frame or error (errors are also stored); events on the way are stored.
+        Raises SessionClosed at the end of the stream, TimeoutError after ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            msg = self._take(deadline)
+            if msg is None:
+                raise SessionClosed(f"the stream ended: {self.aio.final_event}")
+            kind = msg.WhichOneof("kind")
+            if kind == "frame":
+                return msg.frame
+            if kind == "event":
+                self._event(msg.event)
+            else:
+                self.aio.errors.append(msg.error)
+                return msg.error
+
+    def _event(self, event: pb.Event) -> None:
+        self.aio.events.append(event)
+        if event.kind in (pb.EVENT_KIND_SESSION_CLOSED, pb.EVENT_KIND_SERVER_SHUTTING_DOWN):
+            self.aio.final_event = event
+
+    def next_frame(self, timeout: float | None = None) -> pb.Frame:
+        """The next frame; events and errors on the way are stored. Raises SessionClosed, or
+        TimeoutError after ``timeout`` seconds (no message is lost either way)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            result = self.next_result(left)
+            if isinstance(result, pb.Frame):
+                return result
 
     def render(self, pose_msg: pb.Pose, timeout: float | None = None) -> pb.Frame:
-        return self._client._run(self.aio.render(pose_msg), timeout)
+        """Send a pose and wait for its frame (LOCKSTEP sessions)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self.send(pose_msg)
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            frame = self.next_frame(left)
+            if frame.frame_id == pose_msg.frame_id:
+                return frame
 
     def close(self) -> list[pb.SessionResponse]:
-        return self._client._run(self.aio.close())
+        """Send Close and read to the end; returns the messages that were still coming
+        (including any a timed-out call left behind)."""
+        if self._inbox is None:
+            return self._client._run(self.aio.close())
+        self._client._run(self._half_close())
+        rest = []
+        while (msg := self.recv()) is not None:
+            rest.append(msg)
+            if msg.WhichOneof("kind") == "event":
+                self._event(msg.event)
+        return rest
+
+    async def _half_close(self) -> None:
+        try:
+            await self.aio.call.write(pb.SessionRequest(close=pb.Close()))
+            await self.aio.call.done_writing()
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            pass
 
     def cancel(self) -> None:
         self._client._loop.call_soon_threadsafe(self.aio.cancel)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,14 +24,38 @@ log = logging.getLogger(__name__)
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 
 
+#: What a token may hold: visible ASCII (gRPC metadata values are ASCII), no spaces.
+_TOKEN = re.compile(r"[\x21-\x7e]+")
+MAX_TOKEN_FILE_BYTES = 1 << 20  # a token file is a handful of lines
+
+
 def read_tokens(path: str | Path) -> list[str]:
-    """Tokens from a file: one per line; blank lines and lines starting with # are ignored."""
+    """Tokens from a file: one per line, surrounding whitespace ignored; blank lines and lines
+    whose first visible character is ``#`` are comments. A token is visible ASCII without
+    spaces; any other line is an error naming its line number (the line itself is a secret and
+    is never echoed)."""
     path = Path(path)
     try:
-        lines = path.read_text("utf-8").splitlines()
+        with open(path, "rb") as f:
+            raw = f.read(MAX_TOKEN_FILE_BYTES + 1)
     except OSError as exc:
         raise InvalidInput("token_file", str(path), f"a readable file ({exc.strerror})") from None
-    tokens = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if len(raw) > MAX_TOKEN_FILE_BYTES:
+        raise InvalidInput("token_file", str(path), f"at most {MAX_TOKEN_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("token_file", str(path), f"UTF-8 text (bad byte at offset "
+                           f"{exc.start})") from None
+    tokens = []
+    for number, line in enumerate(text.splitlines(), 1):
+        token = line.strip()
+        if not token or token.startswith("#"):
+            continue
+        if not _TOKEN.fullmatch(token):
+            raise InvalidInput(f"token_file line {number}", "<hidden>", "one token of visible "
+                               "ASCII characters without spaces, or a # comment")
+        tokens.append(token)
     if not tokens:
         raise InvalidInput("token_file", str(path), "at least one token (one per line)")
     return tokens

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 
 import numpy as np
 
@@ -72,35 +73,74 @@ def decode_frame(image: EncodedImage) -> np.ndarray:
             else pixels[..., :3]).copy()
 
 
-def decode_image(data: bytes, field: str = "image") -> np.ndarray:
-    """A PNG or JPEG file as [H, W, 3] uint8 (alpha dropped), or :class:`InvalidInput`."""
+def _check_size(field: str, width: int, height: int, max_size: tuple[int, int] | None) -> None:
+    """The size read from an image header, against ``max_size`` (W, H), before decoding."""
+    limits = max_size or (None, None)
+    for name, value, hi in (("width", width, limits[0]), ("height", height, limits[1])):
+        if value < 1:
+            raise InvalidInput(f"{field}.{name}", value, "a positive number of pixels")
+        if hi is not None and value > hi:
+            raise InvalidInput(f"{field}.{name}", value,
+                               f"at most {hi} pixels (the image is {width}x{height}; the "
+                               "server allows --max-size), read before decoding")
+
+
+def _clip(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def decode_image(data: bytes, field: str = "image",
+                 max_size: tuple[int, int] | None = None) -> np.ndarray:
+    """A PNG or JPEG file as [H, W, 3] uint8 (alpha dropped), or :class:`InvalidInput`.
+
+    The size is read from the header and checked against ``max_size`` (W, H) before anything
+    is decoded, so a small file that claims a huge image costs nothing.
+    """
     if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
         raise InvalidInput(field, "<empty>", "the bytes of a PNG or JPEG image")
-    head = bytes(data[:8])
+    data = bytes(data)
+    head = data[:8]
     try:
         if head.startswith(_JPEG_MAGIC):
             import simplejpeg
 
-            return simplejpeg.decode_jpeg(bytes(data), colorspace="RGB")
+            height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+            _check_size(field, width, height, max_size)
+            return simplejpeg.decode_jpeg(data, colorspace="RGB")
         if head.startswith(_PNG_MAGIC):
             from PIL import Image
 
-            with Image.open(io.BytesIO(bytes(data))) as img:
+            with warnings.catch_warnings():  # our own size check comes first
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                try:
+                    img = Image.open(io.BytesIO(data), formats=["PNG"])  # the header only
+                except Image.DecompressionBombError as exc:
+                    raise InvalidInput(f"{field}.width", "<over 178 million pixels>",
+                                       f"an image within the server's --max-size ({exc})"
+                                       ) from None
+            with img:
+                _check_size(field, *img.size, max_size)
                 return np.asarray(img.convert("RGB"), np.uint8).copy()
+    except InvalidInput:
+        raise
     except Exception as exc:  # a truncated or corrupt file: the decoders raise many types
         raise InvalidInput(field, f"<{len(data)} bytes>",
-                           f"a readable PNG or JPEG image ({type(exc).__name__}: {exc})") from None
+                           f"a readable PNG or JPEG image ({_clip(exc)})") from None
     raise InvalidInput(field, f"<{len(data)} bytes starting {head[:4].hex()}>",
                        "a PNG or JPEG image (magic bytes 89504e47 or ffd8ff)")
 
 
-def decode_depth(data: bytes, width: int, height: int, field: str = "depth") -> np.ndarray:
+def decode_depth(data: bytes, width: int, height: int, field: str = "depth",
+                 max_size: tuple[int, int] | None = None) -> np.ndarray:
     """``width * height`` little-endian float32 metres as [height, width]; 0 unknown, +inf sky.
 
-    Rejects NaN, -inf and negative values.
+    The declared size is checked against ``max_size`` (W, H) and the data length before any
+    array is made. Rejects NaN, -inf and negative values.
     """
-    if width < 1 or height < 1:
-        raise InvalidInput(f"{field}.size", (width, height), "positive width and height")
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidInput(f"{field}.data", type(data).__name__, "bytes")
+    _check_size(field, width, height, max_size)
     need = width * height * 4
     if len(data) != need:
         raise InvalidInput(f"{field}.data", f"<{len(data)} bytes>",

@@ -135,8 +135,8 @@ class Readout:
 class LatentMemory:
     """A fixed-capacity latent point store for one world (see the module docstring)."""
 
-    FORMAT_VERSION = 2  # 2 added per-point trust
-    READABLE_VERSIONS = (1, 2)  # version 1 snapshots load with every point fully trusted
+    FORMAT_VERSION = 3  # 2 added per-point trust; 3 a checksum of the tensors
+    READABLE_VERSIONS = (1, 2, 3)  # version 1 snapshots load with every point fully trusted
     CONVENTION = "opencv-c2w/z-up-right-handed/metres"
 
     def __init__(

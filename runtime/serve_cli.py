@@ -47,6 +47,18 @@ def serve(
                                       "$XDG_DATA_HOME/latentstage/snapshots)."),
     metrics_port: int = typer.Option(None, min=0, max=65535,
                                      help="Serve Prometheus /metrics on this port."),
+    metrics_host: str = typer.Option("127.0.0.1", help="Address /metrics binds (plain HTTP, "
+                                     "no auth: keep it local or firewalled)."),
+    idle_timeout: float = typer.Option(60.0, min=0.0, help="Close a session after this many "
+                                       "seconds without Pose or Control (0 = never)."),
+    max_sessions_per_peer: int = typer.Option(4, min=0, help="Sessions one client address may "
+                                              "hold (0 = no cap)."),
+    max_sessions_per_token: int = typer.Option(4, min=0, help="Sessions one bearer token may "
+                                               "hold (0 = no cap)."),
+    max_worlds_per_peer: int = typer.Option(8, min=0, help="Worlds one client address may "
+                                            "create and hold (0 = no cap)."),
+    max_worlds_per_token: int = typer.Option(8, min=0, help="Worlds one bearer token may "
+                                             "create and hold (0 = no cap)."),
     tls_cert: Path = typer.Option(None, exists=True, dir_okay=False, help="PEM certificate chain."),
     tls_key: Path = typer.Option(None, exists=True, dir_okay=False, help="PEM private key."),
     token_file: Path = typer.Option(None, exists=True, dir_okay=False,
@@ -77,7 +89,8 @@ def serve(
 ) -> None:
     """Serve camera sessions over gRPC until SIGINT/SIGTERM (then shut down gracefully)."""
     from latentstage.runtime.errors import Incompatible, InvalidInput, NotFound
-    from latentstage.runtime.server import ServerConfig, build_hub
+    from latentstage.runtime.guards import Guards
+    from latentstage.runtime.server import ServerConfig, build_hub, insecure_bind_warnings
     from latentstage.runtime.server import serve as run
     from latentstage.runtime.types import Limits
 
@@ -91,12 +104,14 @@ def serve(
                     max_fps=max_fps, memory_capacity=memory_capacity)
     config = ServerConfig(host=host, port=port, model=model, backend=backend, device=device,
                           limits=limits, snapshot_dir=snapshot_dir or default_snapshot_dir(),
-                          metrics_port=metrics_port, tls_cert=tls_cert, tls_key=tls_key,
-                          token_file=token_file, grace_s=grace, threads=threads, freed=tracked)
-    if host not in ("127.0.0.1", "localhost", "::1") and (tls_cert is None or token_file is None):
-        log.warning("event=insecure_bind host=%s tls=%s auth=%s: anyone who can reach this "
-                    "address can use the server", host, tls_cert is not None,
-                    token_file is not None)
+                          metrics_port=metrics_port, metrics_host=metrics_host,
+                          tls_cert=tls_cert, tls_key=tls_key, token_file=token_file,
+                          grace_s=grace, threads=threads, freed=tracked,
+                          guards=Guards(idle_timeout, max_sessions_per_peer,
+                                        max_sessions_per_token, max_worlds_per_peer,
+                                        max_worlds_per_token))
+    for line in insecure_bind_warnings(config):
+        log.warning("%s", line)
     try:
         hub = build_hub(config)
         asyncio.run(run(config, hub))

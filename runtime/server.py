@@ -13,6 +13,7 @@ every open stream receives an ``EVENT_KIND_SERVER_SHUTTING_DOWN`` and ends, then
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 from dataclasses import dataclass, field
@@ -24,12 +25,12 @@ from grpc_reflection.v1alpha import reflection
 
 from latentstage.runtime.auth import BearerTokenInterceptor, read_tokens
 from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.guards import Guards
 from latentstage.runtime.metrics import ServerMetrics
 from latentstage.runtime.scheduler import RunnerConfig
-from latentstage.runtime.service import LatentStageServicer
+from latentstage.runtime.service import LatentStageServicer, add_to_server
 from latentstage.runtime.types import Limits
 from latentstage.v1 import service_pb2 as pb
-from latentstage.v1 import service_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)  # sizes, sessions, worlds
     snapshot_dir: Path = Path("snapshots")  # where SaveWorld writes and LoadWorld reads
     metrics_port: int | None = None  # Prometheus /metrics port; None = off
+    metrics_host: str = "127.0.0.1"  # /metrics bind address (plain HTTP, no auth)
     tls_cert: Path | None = None  # PEM certificate chain; with tls_key enables TLS
     tls_key: Path | None = None  # PEM private key
     token_file: Path | None = None  # bearer tokens, one per line; None = no auth
@@ -56,6 +58,33 @@ class ServerConfig:
     threads: int | None = None  # torch CPU threads; None = cores - 1 on a CPU device
     runner: RunnerConfig = field(default_factory=RunnerConfig)  # scheduler knobs
     freed: object | None = None  # FreeD tracked cameras (runtime.freed_config.FreeDConfig)
+    guards: Guards = field(default_factory=Guards)  # per-client caps and idle timeout
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only: ``localhost`` (any case), 127.0.0.0/8 or
+    ``::1`` (with or without brackets)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_bind_warnings(config: ServerConfig) -> list[str]:
+    """What is reachable beyond this machine without protection, one line each."""
+    out = []
+    if not is_loopback(config.host) and (config.tls_cert is None or config.token_file is None):
+        out.append(f"event=insecure_bind host={config.host} tls={config.tls_cert is not None} "
+                   f"auth={config.token_file is not None}: anyone who can reach this address "
+                   "can use the server")
+    if config.metrics_port is not None and not is_loopback(config.metrics_host):
+        out.append(f"event=insecure_bind metrics_host={config.metrics_host} "
+                   f"metrics_port={config.metrics_port}: /metrics is plain HTTP without "
+                   "authentication; anyone who can reach this address can read it")
+    return out
 
 
 def channel_options(limits: Limits) -> list[tuple[str, int]]:
@@ -107,21 +136,45 @@ class RunningServer:
         await asyncio.get_running_loop().run_in_executor(None, self.hub.shutdown)
         if self.metrics_http is not None:
             self.metrics_http[0].shutdown()
+            self.metrics_http[0].server_close()
         log.info("event=shutdown_done")
 
 
 async def start_server(hub, config: ServerConfig) -> RunningServer:
-    """Start serving ``hub`` per ``config`` (binds, health SERVING). Call from a running loop."""
-    limits = hub.limits
+    """Start serving ``hub`` per ``config`` (binds, health SERVING). Call from a running loop.
+
+    The metrics port is bound before gRPC, so a busy one fails (InvalidInput) before the
+    server listens."""
     interceptors = []
     if config.token_file is not None:
         interceptors.append(BearerTokenInterceptor(read_tokens(config.token_file)))
     hub.auth_required = config.token_file is not None
-    server = grpc.aio.server(interceptors=interceptors, options=channel_options(limits))
+    hub.guards = config.guards
     metrics = ServerMetrics()
     metrics.bind(lambda: hub.session_count, lambda: len(hub.store), hub.memory_bytes)
+    http = None
+    if config.metrics_port is not None:  # bound first: a busy port fails before gRPC listens
+        try:
+            http = metrics.serve_http(config.metrics_port, config.metrics_host)
+        except OSError as exc:
+            raise InvalidInput("metrics_port", f"{config.metrics_host}:{config.metrics_port}",
+                               f"a free port this process can bind ({exc.strerror or exc})"
+                               ) from None
+    try:
+        return await _start_grpc(hub, config, interceptors, metrics, http)
+    except BaseException:
+        if http is not None:
+            http[0].shutdown()
+            http[0].server_close()
+        raise
+
+
+async def _start_grpc(hub, config: ServerConfig, interceptors, metrics: ServerMetrics,
+                      http) -> RunningServer:
+    limits = hub.limits
+    server = grpc.aio.server(interceptors=interceptors, options=channel_options(limits))
     servicer = LatentStageServicer(hub, metrics, config.runner)
-    pb_grpc.add_LatentStageServiceServicer_to_server(servicer, server)
+    add_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -140,14 +193,13 @@ async def start_server(hub, config: ServerConfig) -> RunningServer:
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    http = None
-    if config.metrics_port is not None:
-        http = metrics.serve_http(config.metrics_port, config.host)
+    metrics_at = (f"{config.metrics_host}:{http[0].server_port}" if http is not None
+                  else "off")
     log.info("event=listening host=%s port=%d tls=%s auth=%s model=%s device=%s "
-             "max_size=%dx%d max_sessions=%d metrics_port=%s", config.host, port,
+             "max_size=%dx%d max_sessions=%d metrics=%s", config.host, port,
              creds is not None, config.token_file is not None, hub.model.model_id,
              hub.model.device, limits.max_width, limits.max_height, limits.max_sessions,
-             config.metrics_port)
+             metrics_at)
     return RunningServer(server, servicer, health_servicer, hub, metrics, port, http)
 
 

@@ -3,20 +3,29 @@
 It never imports torch: the model, worlds and sessions live behind the hub object the server
 hands in (:class:`latentstage.runtime.hub.Hub`), and the real-time policy lives in
 :mod:`.scheduler`. Conversions and validation are in :mod:`.translate`.
+
+Hostile input never reaches a traceback: request bytes that do not parse become
+:class:`Undecodable` (INVALID_ARGUMENT, one log line), any exception from a client message
+inside a session becomes an Error message and the stream carries on, a session without Pose or
+Control for ``Guards.idle_timeout_s`` is closed with a final event, and status messages are
+bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import grpc
 
 from latentstage.runtime import translate as tr
 from latentstage.runtime.errors import InvalidInput, NotFound
+from latentstage.runtime.guards import ClientId
 from latentstage.runtime.scheduler import RunnerConfig, SessionObserver, SessionRunner
 from latentstage.runtime.types import ErrorOut, EventKind, EventOut, Exhausted, status_of
 from latentstage.v1 import service_pb2 as pb
@@ -26,6 +35,78 @@ if TYPE_CHECKING:
     from latentstage.runtime.hub import Hub
 
 log = logging.getLogger(__name__)
+
+#: Longest status message or Error message sent, characters (gRPC metadata is limited).
+MAX_DETAILS = 1000
+
+
+def _clip(text: str, limit: int = MAX_DETAILS) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """Request bytes that are not the method's message. The handler answers INVALID_ARGUMENT
+    (gRPC itself would answer UNKNOWN and log a traceback for each such call)."""
+
+    message: str  # the expected message type
+    size: int  # bytes received
+    error: str  # the parser's complaint, one line
+
+
+def _safe_parser(message_type):
+    def parse(data: bytes):
+        try:
+            return message_type.FromString(data)
+        except Exception as exc:  # DecodeError, deep nesting, invalid UTF-8 ...
+            return Undecodable(message_type.DESCRIPTOR.full_name, len(data),
+                               _clip(f"{type(exc).__name__}: {exc}", 200))
+    return parse
+
+
+def add_to_server(servicer: LatentStageServicer, server: grpc.aio.Server) -> None:
+    """Register ``servicer`` as ``latentstage.v1.LatentStageService`` (what the generated
+    ``add_LatentStageServiceServicer_to_server`` does, with request parsers that never raise)."""
+    service = pb.DESCRIPTOR.services_by_name["LatentStageService"]
+    makers = {(False, False): grpc.unary_unary_rpc_method_handler,
+              (False, True): grpc.unary_stream_rpc_method_handler,
+              (True, False): grpc.stream_unary_rpc_method_handler,
+              (True, True): grpc.stream_stream_rpc_method_handler}
+    handlers = {}
+    for method in service.methods:
+        make = makers[(method.client_streaming, method.server_streaming)]
+        handlers[method.name] = make(
+            getattr(servicer, method.name),
+            request_deserializer=_safe_parser(getattr(pb, method.input_type.name)),
+            response_serializer=getattr(pb, method.output_type.name).SerializeToString)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
+
+
+def _unary(method):
+    """A unary handler that answers undecodable requests and maps every error to a status."""
+
+    @functools.wraps(method)
+    async def handler(self: LatentStageServicer, request, context: grpc.aio.ServicerContext):
+        try:
+            if isinstance(request, Undecodable):
+                raise InvalidInput("request", f"<{request.size} bytes>",
+                                   f"a {request.message} ({request.error})")
+            return await method(self, request, context)
+        except Exception as exc:
+            await self._abort(context, exc)
+
+    return handler
+
+
+@dataclass
+class _Activity:
+    """When a session last heard from its client (idle timeout)."""
+
+    last: float  # time.monotonic() of the last Pose or Control (or frame rendered)
+    frames: int = 0  # frames rendered at that time
 
 
 class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
@@ -40,11 +121,17 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
 
     async def _abort(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
         code = status_of(exc)
+        details = _clip(str(exc))
         if code == "INTERNAL":
-            log.error("event=internal_error peer=%s error=%r", context.peer(), exc, exc_info=exc)
+            log.error("event=internal_error peer=%s error=%s", context.peer(),
+                      _clip(repr(exc), 300), exc_info=exc)
         else:
-            log.info("event=rejected peer=%s code=%s error=%s", context.peer(), code, exc)
-        await context.abort(getattr(grpc.StatusCode, code), str(exc))
+            log.info("event=rejected peer=%s code=%s error=%s", context.peer(), code, details)
+        await context.abort(getattr(grpc.StatusCode, code), details)
+
+    @staticmethod
+    def _client(context: grpc.aio.ServicerContext) -> ClientId:
+        return ClientId.from_call(context.peer(), context.invocation_metadata())
 
     def _stride(self) -> int:
         return self.hub.model.latent_spec().stride
@@ -56,6 +143,7 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
         return ResolutionBounds(f, f, lim.max_width, lim.max_height)
 
     # ----- unary RPCs ------------------------------------------------------------------------
+    @_unary
     async def GetServerInfo(self, request: pb.GetServerInfoRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetServerInfoResponse:
         info = tr.server_info_to_proto(self.hub.info())
@@ -64,52 +152,48 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
             info.tracked_cameras.extend(tr.tracked_camera_to_proto(c) for c in tracker.info())
         return pb.GetServerInfoResponse(info=info)
 
+    @_unary
     async def CreateWorld(self, request: pb.CreateWorldRequest,
                           context: grpc.aio.ServicerContext) -> pb.CreateWorldResponse:
-        try:
-            if not request.HasField("spec"):
-                raise InvalidInput("spec", None, "a WorldSpec (required)")
-            spec = await self.hub.worker.run_io(
-                tr.world_spec_from_proto, request.spec, "spec", tr.Convention.OPENCV,
-                self._bounds(), self._stride(), True)
-            world = tr.world_info_to_proto(await self.hub.create_world(spec))
-            return pb.CreateWorldResponse(world=world)
-        except Exception as exc:
-            await self._abort(context, exc)
+        if not request.HasField("spec"):
+            raise InvalidInput("spec", None, "a WorldSpec (required)")
+        spec = await self.hub.worker.run_io(
+            tr.world_spec_from_proto, request.spec, "spec", tr.Convention.OPENCV,
+            self._bounds(), self._stride(), True)
+        world = await self.hub.create_world(spec, self._client(context), tr.world_info_to_proto)
+        return pb.CreateWorldResponse(world=world)
 
+    @_unary
     async def SaveWorld(self, request: pb.SaveWorldRequest,
                         context: grpc.aio.ServicerContext) -> pb.SaveWorldResponse:
-        try:
-            if request.name:
-                tr.check_snapshot_name(request.name, "name")
-            name, size, path = await self.hub.save_world(request.world_id, request.name)
-            if request.return_data and size > self.hub.limits.max_send_bytes - 4096:
-                raise Exhausted(f"return_data: snapshot {name!r} is {size} bytes, over the "
-                                f"{self.hub.limits.max_send_bytes}-byte message limit; it is "
-                                "saved: load it by name, or copy the file from the server")
-            data = await self.hub.worker.run_io(path.read_bytes) if request.return_data else b""
-            return pb.SaveWorldResponse(name=name, bytes=size, data=data)
-        except Exception as exc:
-            await self._abort(context, exc)
+        world_id = tr.check_world_id(request.world_id, "world_id")
+        if request.name:
+            tr.check_snapshot_name(request.name, "name")
+        name, size, path = await self.hub.save_world(world_id, request.name, request.overwrite)
+        if request.return_data and size > self.hub.limits.max_send_bytes - 4096:
+            raise Exhausted(f"return_data: snapshot {name!r} is {size} bytes, over the "
+                            f"{self.hub.limits.max_send_bytes}-byte message limit; it is "
+                            "saved: load it by name, or copy the file from the server")
+        data = await self.hub.worker.run_io(path.read_bytes) if request.return_data else b""
+        return pb.SaveWorldResponse(name=name, bytes=size, data=data)
 
+    @_unary
     async def LoadWorld(self, request: pb.LoadWorldRequest,
                         context: grpc.aio.ServicerContext) -> pb.LoadWorldResponse:
-        try:
-            source = tr.snapshot_from_proto(request.snapshot, "snapshot")
-            name = tr.text_field(request.name, "name")
-            world = tr.world_info_to_proto(await self.hub.load_world(source, name))
-            return pb.LoadWorldResponse(world=world)
-        except Exception as exc:
-            await self._abort(context, exc)
+        source = tr.snapshot_from_proto(request.snapshot, "snapshot")
+        name = tr.text_field(request.name, "name")
+        world = await self.hub.load_world(source, name, self._client(context),
+                                          tr.world_info_to_proto)
+        return pb.LoadWorldResponse(world=world)
 
+    @_unary
     async def DeleteWorld(self, request: pb.DeleteWorldRequest,
                           context: grpc.aio.ServicerContext) -> pb.DeleteWorldResponse:
-        try:
-            await self.hub.delete_world(request.world_id, request.force)
-            return pb.DeleteWorldResponse()
-        except Exception as exc:
-            await self._abort(context, exc)
+        await self.hub.delete_world(tr.check_world_id(request.world_id, "world_id"),
+                                    request.force)
+        return pb.DeleteWorldResponse()
 
+    @_unary
     async def ListWorlds(self, request: pb.ListWorldsRequest,
                          context: grpc.aio.ServicerContext) -> pb.ListWorldsResponse:
         worlds, snapshots = await self.hub.worker.run_io(self.hub.list_worlds)
@@ -122,6 +206,7 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
     async def Session(self, request_iterator, context: grpc.aio.ServicerContext):
         """Open, then frames and events until Close, half-close, disconnect or shutdown."""
         await context.send_initial_metadata(())  # lets clients tell a refusal from a reset
+        client = self._client(context)
         requests = request_iterator.__aiter__()
         wait = self.runner_config.open_timeout_s
         try:
@@ -133,6 +218,9 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                                                     "an Open message first"))
             return
         try:
+            if isinstance(first, Undecodable):
+                raise InvalidInput("open", f"<{first.size} undecodable bytes>",
+                                   f"an Open message first ({first.error})")
             if first is None or first.WhichOneof("kind") != "open":
                 got = "the end of the stream" if first is None else (
                     f"a {first.WhichOneof('kind') or 'empty'} message")
@@ -143,7 +231,8 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
             if edge.tracked_camera:  # watch: the camera's world (NOT_FOUND, FAILED_PRECONDITION)
                 world_id = self._tracker(edge.tracked_camera).camera(edge.tracked_camera).world_id
                 request = dataclasses.replace(request, world_id=world_id)
-            handle = await self.hub.open_session(request)
+            handle = await self.hub.open_session(request, client, gone=context.done,
+                                                 reply=tr.world_info_to_proto)
         except Exception as exc:
             await self._abort(context, exc)
             return
@@ -158,8 +247,11 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
             if edge.tracked_camera:
                 self._tracker(edge.tracked_camera).watch(edge.tracked_camera, runner, edge.width,
                                                          edge.height, edge.stride, edge.bounds)
-            tasks = [asyncio.create_task(self._read(requests, runner, edge)),
+            activity = _Activity(time.monotonic())
+            tasks = [asyncio.create_task(self._read(requests, runner, edge, activity)),
                      asyncio.create_task(runner.run())]
+            if self.hub.guards.idle_timeout_s > 0:
+                tasks.append(asyncio.create_task(self._watch_idle(runner, activity)))
             opened = EventOut(EventKind.SESSION_OPENED, f"session open on world {world_id}",
                               handle.session_id, world_id, settings=request.settings)
             yield tr.event_to_proto(opened, edge.convention)
@@ -186,10 +278,19 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                            "it with latentstage serve --freed or --freed-config)")
         return tracker
 
-    async def _read(self, requests, runner: SessionRunner, edge: tr.Edge) -> None:
+    async def _read(self, requests, runner: SessionRunner, edge: tr.Edge,
+                    activity: _Activity) -> None:
         """Feed client messages to the runner; a bad message becomes an Error, not the end."""
         try:
             async for msg in requests:
+                activity.last = time.monotonic()
+                if isinstance(msg, Undecodable):
+                    log.info("event=undecodable_message session=%s bytes=%d error=%s",
+                             runner.session_id, msg.size, msg.error)
+                    await runner.outbound.put(ErrorOut(
+                        "INVALID_ARGUMENT", "request", f"request: got {msg.size} bytes that "
+                        f"are not a {msg.message} ({msg.error}); the message was ignored"))
+                    continue
                 kind = msg.WhichOneof("kind")
                 if kind == "close":
                     break
@@ -205,14 +306,42 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                         raise InvalidInput("kind", None, "one of open, pose, control or close")
                 except InvalidInput as exc:
                     frame_id = msg.pose.frame_id if kind == "pose" else 0
-                    await runner.outbound.put(ErrorOut("INVALID_ARGUMENT", exc.field, str(exc),
-                                                       frame_id))
+                    await runner.outbound.put(ErrorOut("INVALID_ARGUMENT", exc.field,
+                                                       _clip(str(exc)), frame_id))
+                except Exception as exc:  # any other failure: reported, the stream carries on
+                    code = status_of(exc)
+                    frame_id = msg.pose.frame_id if kind == "pose" else 0
+                    log.warning("event=message_failed session=%s kind=%s code=%s error=%s",
+                                runner.session_id, kind, code, _clip(repr(exc), 300))
+                    await runner.outbound.put(ErrorOut(code, kind or "request",
+                                                       _clip(f"{kind}: {exc}"), frame_id))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the transport failed (client reset): end the session
             log.info("event=stream_read_failed session=%s error=%r", runner.session_id, exc)
         finally:
             await runner.close()
+
+    async def _watch_idle(self, runner: SessionRunner, activity: _Activity) -> None:
+        """Close the session once no Pose or Control has come for ``idle_timeout_s`` (and no
+        frame is being rendered for it): a final SESSION_CLOSED event says why."""
+        idle = self.hub.guards.idle_timeout_s
+        while True:
+            await asyncio.sleep(min(max(idle / 4, 0.02), 1.0))
+            now = time.monotonic()
+            if runner.frames != activity.frames or len(runner.slot):
+                activity.frames, activity.last = runner.frames, now
+            if now - activity.last < idle:
+                continue
+            log.info("event=session_idle session=%s world=%s idle_s=%g", runner.session_id,
+                     runner.world_id, idle)
+            # The runner's final event (SESSION_CLOSED), with the reason in its message.
+            runner._final = EventOut(
+                EventKind.SESSION_CLOSED, f"session closed: no Pose or Control for {idle:g} s "
+                "(the server's --idle-timeout); open a new session to go on",
+                runner.session_id, runner.world_id)
+            await runner.close()
+            return
 
     async def shutdown_sessions(self) -> None:
         """Tell every open session the server is stopping; their streams then end."""

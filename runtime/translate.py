@@ -8,6 +8,8 @@ field of which message was wrong, the value, and what was expected.
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -66,6 +68,9 @@ KINDS = {pb.WORLD_KIND_INDOOR: "indoor", pb.WORLD_KIND_OUTDOOR: "outdoor"}
 STATUS_NUMBERS = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "RESOURCE_EXHAUSTED": 8,
                   "FAILED_PRECONDITION": 9, "INTERNAL": 13, "UNAVAILABLE": 14}
 MAX_TEXT = 128  # characters of names and labels
+MAX_WORLD_ID = 64  # characters of a world id
+_WORLD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MIN_FOV_DEG = 0.01  # narrowest field of view accepted before the plausibility check, degrees
 
 
 def _names(enum_type, values) -> str:
@@ -92,8 +97,27 @@ def _finite(field: str, *values: float) -> None:
 
 
 def text_field(value: str, field: str) -> str:
+    """A free-text label: at most MAX_TEXT characters, none of them control characters (labels
+    are echoed into logs and listings)."""
     if len(value) > MAX_TEXT:
-        raise InvalidInput(field, value, f"at most {MAX_TEXT} characters")
+        raise InvalidInput(field, f"<{len(value)} characters>", f"at most {MAX_TEXT} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+           for ch in value):
+        raise InvalidInput(field, value, "printable characters (no control or format "
+                           "characters, no line breaks)")
+    return value
+
+
+def check_world_id(value: str, field: str = "world_id") -> str:
+    """A world id as the client sent it: 1..MAX_WORLD_ID characters of A-Z a-z 0-9 . _ -
+    (checked before it is looked up, logged or echoed)."""
+    if not value:
+        raise InvalidInput(field, "", "the id of a world (see ListWorlds)")
+    if len(value) > MAX_WORLD_ID:
+        raise InvalidInput(field, f"<{len(value)} characters>",
+                           f"a world id of at most {MAX_WORLD_ID} characters (see ListWorlds)")
+    if not _WORLD_ID.fullmatch(value):
+        raise InvalidInput(field, value, "a world id: A-Z a-z 0-9 . _ - (see ListWorlds)")
     return value
 
 
@@ -216,12 +240,19 @@ def lens_to_intrinsics(lens: cpb.Lens, conv: Convention, width: int, height: int
             if axis is None and fov.axis != cpb.FOV_AXIS_UNSPECIFIED:
                 raise InvalidInput(f"{field}.fov.axis", fov.axis, "a FovAxis value")
             axis = axis or ("vertical" if conv is Convention.UNITY else "horizontal")
+            if not (math.isfinite(fov.fov_deg) and MIN_FOV_DEG <= fov.fov_deg < 180):
+                raise InvalidInput(f"{field}.fov.fov_deg", fov.fov_deg,
+                                   f"a finite field of view in [{MIN_FOV_DEG:g}, 180) degrees")
             k = Intrinsics.from_fov(fov.fov_deg, width, height, axis, bounds)
         else:
             raise InvalidInput(field, None, "one of pixels, physical or fov")
     except InvalidInput as exc:
         sub = f"{field}.{model}" if model else field
         raise (exc if exc.field.startswith(field) else _reraise(exc, sub)) from None
+    except (ArithmeticError, ValueError, TypeError) as exc:  # degenerate (tiny or huge) values
+        sub = f"{field}.{model}" if model else field
+        raise InvalidInput(sub, type(exc).__name__, "a lens whose values give finite "
+                           "intrinsics (no zero, subnormal or overflowing values)") from None
     return check_plausible(k, field)
 
 
@@ -369,9 +400,7 @@ def open_from_proto(msg: pb.Open, limits: Limits, stride: int, default_steps: in
         edge.tracked_camera = tracked
         request = OpenRequest(settings)
     elif which == "world_id":
-        if not msg.world_id:
-            raise InvalidInput("open.world_id", "", "the id of a world (see ListWorlds)")
-        request = OpenRequest(settings, world_id=msg.world_id)
+        request = OpenRequest(settings, world_id=check_world_id(msg.world_id, "open.world_id"))
     else:
         spec = world_spec_from_proto(msg.new_world, "open.new_world", conv, bounds, stride,
                                      keep=msg.new_world.keep)
@@ -460,7 +489,7 @@ def snapshot_from_proto(ref: pb.SnapshotRef, field: str) -> SnapshotSource:
 
 def _seed_image(msg: pb.SeedImage, field: str, default_convention: Convention,
                 bounds: ResolutionBounds, stride: int) -> SeedImageSource:
-    rgb = decode_image(msg.image, f"{field}.image")
+    rgb = decode_image(msg.image, f"{field}.image", (bounds.max_width, bounds.max_height))
     h, w = rgb.shape[:2]
     bounds.check(w, h, f"{field}.image")
     if w % stride or h % stride:
@@ -473,7 +502,7 @@ def _seed_image(msg: pb.SeedImage, field: str, default_convention: Convention,
             raise InvalidInput(f"{field}.depth", f"{d.width}x{d.height}",
                                f"the image size {w}x{h} or the latent size "
                                f"{w // stride}x{h // stride}")
-        depth = decode_depth(d.data, d.width, d.height, f"{field}.depth")
+        depth = decode_depth(d.data, d.width, d.height, f"{field}.depth", (w, h))
     conv = default_convention
     if msg.convention != cpb.CONVENTION_UNSPECIFIED:
         conv = _enum(msg.convention, CONVENTIONS, f"{field}.convention", cpb.Convention)

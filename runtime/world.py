@@ -277,13 +277,14 @@ class WorldStore:
     def snapshot_path(self, name: str, field_name: str = "snapshot.name") -> Path:
         return self.snapshot_dir / (check_snapshot_name(name, field_name) + SNAPSHOT_SUFFIX)
 
-    def save(self, world_id: str, name: str) -> tuple[str, Path]:
-        """Save a world's memory as snapshot ``name`` ("" = automatic). Returns (name, path)."""
+    def save(self, world_id: str, name: str, overwrite: bool = False) -> tuple[str, Path]:
+        """Save a world's memory as snapshot ``name`` ("" = automatic). Returns (name, path).
+        An existing snapshot is replaced only with ``overwrite``."""
         world = self.get(world_id)
         name = name or f"{world_id}-{int(time.time() * 1000)}"
         path = self.snapshot_path(name, "name")
         with world.lock:
-            save_snapshot(world.memory, path)
+            save_snapshot(world.memory, path, overwrite=overwrite)
         log.info("event=world_saved world=%s snapshot=%s bytes=%d", world_id, name,
                  path.stat().st_size)
         return name, path

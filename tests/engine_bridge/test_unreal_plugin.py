@@ -151,7 +151,8 @@ def test_engine_headers_have_their_module_dependencies() -> None:
 def test_native_library_names_agree_between_build_cs_and_loader() -> None:
     build_cs = (THIRD_PARTY / "LatentStageLibrary.Build.cs").read_text()
     loader = (RUNTIME_MODULE / "Private" / "LatentStageModule.cpp").read_text()
-    for platform, file_name in [("Win64", "latentstage_client.dll"), ("Mac", "liblatentstage_client.dylib")]:
+    for platform, file_name in [("Win64", "latentstage_client.dll"),
+                                ("Mac", "liblatentstage_client.dylib")]:
         assert f'"{file_name}"' in build_cs  # delay-loaded and staged ...
         assert f'TEXT("{file_name}")' in loader  # ... and loaded by that name
         assert f'TEXT("{platform}")' in loader

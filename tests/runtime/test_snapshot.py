@@ -52,7 +52,8 @@ def test_round_trip_is_bit_exact(tmp_path):
         assert torch.equal(a.features, b.features) and torch.equal(a.sky, b.sky)
     meta = read_snapshot_metadata(path)
     assert meta["latent_spec"] == {"channels": 4, "stride": 8, "scaling": 1.0, "shift": 0.0}
-    assert meta["format_version"] == 2 and meta["model_id"] == "test-model"
+    assert meta["format_version"] == 3 and meta["model_id"] == "test-model"
+    assert len(meta["checksum"]["value"]) == 64  # format 3: SHA-256 of tensors and metadata
     assert "voxel_base" in meta["memory_config"] and meta["convention"]
 
 

@@ -443,14 +443,16 @@ class CreateWorldResponse(_message.Message):
     def __init__(self, world: _Optional[_Union[WorldInfo, _Mapping]] = ...) -> None: ...
 
 class SaveWorldRequest(_message.Message):
-    __slots__ = ("world_id", "name", "return_data")
+    __slots__ = ("world_id", "name", "return_data", "overwrite")
     WORLD_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     RETURN_DATA_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
     world_id: str
     name: str
     return_data: bool
-    def __init__(self, world_id: _Optional[str] = ..., name: _Optional[str] = ..., return_data: _Optional[bool] = ...) -> None: ...
+    overwrite: bool
+    def __init__(self, world_id: _Optional[str] = ..., name: _Optional[str] = ..., return_data: _Optional[bool] = ..., overwrite: _Optional[bool] = ...) -> None: ...
 
 class SaveWorldResponse(_message.Message):
     __slots__ = ("name", "bytes", "data")
