@@ -19,7 +19,7 @@ def test_pyproject_uses_an_spdx_license_and_lists_the_checkpoint_package():
     assert "latentstage.model.checkpoints" in project["tool"]["setuptools"]["packages"]
 
 
-def test_a_built_wheel_contains_the_bundled_checkpoint(tmp_path):
+def test_a_built_wheel_contains_the_bundled_checkpoint_and_lens_files(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     for name in SOURCES:  # a clean copy: the build leaves build/ and *.egg-info behind
@@ -43,4 +43,7 @@ def test_a_built_wheel_contains_the_bundled_checkpoint(tmp_path):
     bundled = {"latentstage/model/checkpoints/ref-v1/model.safetensors",
                "latentstage/model/checkpoints/ref-v1/config.json"}
     assert bundled <= names, sorted(n for n in names if "checkpoints" in n)
+    lenses = {"latentstage/runtime/data/lens/default.json",
+              "latentstage/runtime/data/lens/broadcast-22x.json"}
+    assert lenses <= names, sorted(n for n in names if "/data/" in n)
     assert "License-Expression: Apache-2.0" in meta

@@ -86,7 +86,9 @@ def test_bundled_calibrations_load_and_the_example_csv_matches_its_json():
 
 def test_the_bundled_files_ship_as_package_data():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert "data/**/*" in config["tool"]["setuptools"]["package-data"]["latentstage.runtime"]
+    assert "*.json" in config["tool"]["setuptools"]["package-data"]["latentstage.runtime.data.lens"]
+    assert "latentstage.runtime.data.lens" in config["tool"]["setuptools"]["packages"]
+    # tests/packaging/test_wheel.py checks the built wheel carries the files
     assert L.BUILTIN_DIR == ROOT / "runtime" / "data" / "lens"
 
 
