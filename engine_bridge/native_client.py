@@ -408,12 +408,15 @@ class NativeClient:
                      fov_deg: float | None = None, world_id: str | None = None,
                      new_world: tuple[str, int] = ("empty", 0), keep_world: bool = False,
                      bottom_up: bool = False, frame_buffers: int = 3, seed: int = 0,
+                     tracked_camera: str | None = None,
                      client_name: str = "latentstage-native-ctypes") -> NativeSession:
-        """Open a session (``fov_deg``: horizontal field of view of every pose)."""
+        """Open a session (``fov_deg``: horizontal field of view of every pose). With
+        ``tracked_camera`` the session watches that FreeD-tracked camera and sends no poses."""
         o = SessionOptions()
         self._n.lib.ls_session_options_init(ctypes.byref(o))
-        keep = [world_id.encode() if world_id else None, client_name.encode()]
-        o.world_id, o.client_name = keep
+        keep = [world_id.encode() if world_id else None, client_name.encode(),
+                tracked_camera.encode() if tracked_camera else None]
+        o.world_id, o.client_name, o.tracked_camera = keep
         o.new_world_kind, o.new_world_seed = WORLD_KINDS[new_world[0]], new_world[1]
         o.new_world_keep, o.width, o.height = int(keep_world), width, height
         o.encoding, o.convention = ENCODINGS[encoding], CONVENTIONS[convention]

@@ -160,3 +160,38 @@ def test_errors_name_the_field_and_value(lib, server):
                 session.submit_matrix4(0, np.eye(4))
     with pytest.raises(N.NativeError, match=r"LS_UNAVAILABLE: connect_options.target"):
         N.NativeClient("127.0.0.1:1", timeout_ms=2000, library=lib)
+
+
+def test_a_tracked_camera_is_watched_through_the_c_abi(lib, tmp_path):
+    """A stage's tracker drives a camera; a C host (here ctypes) watches it and sends no poses.
+    The frame is the tracker's pose, exactly as the Python client watches it."""
+    import socket
+
+    from latentstage.runtime import freed
+    from latentstage.runtime import freed_config as fc
+
+    hub = Hub.load(str(tiny_checkpoint(tmp_path / "ckpt")), "torch", "cpu",
+                   Limits(max_width=256, max_height=256, memory_capacity=8192), tmp_path / "s")
+    config = fc.single_camera("127.0.0.1:0", camera_id=9, world="procedural:2:indoor",
+                              lens="builtin:default", name="stage-a")
+    with ServerThread(hub, ServerConfig(port=0, freed=config)) as st:
+        port = st.hub.tracker.cameras["stage-a"].listener.port
+        packet = freed.encode(freed.FreeDPacket(9, pan_deg=-20.0, tilt_deg=3.0, z_mm=1500.0,
+                                                zoom=800))
+        with N.NativeClient(st.target, library=lib) as client, \
+                client.open_session(*SIZE, tracked_camera="stage-a") as session, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tracker:
+            with pytest.raises(N.NativeError) as refused:  # a watcher sends no poses
+                session.submit_unreal(0, (0.0, 0.0, 170.0), (0.0, 0.0, 0.0))
+            assert refused.value.name == "LS_FAILED_PRECONDITION"
+            frame = None
+            for _ in range(100):  # UDP: resend until a frame comes back
+                tracker.sendto(packet, ("127.0.0.1", port))
+                frame = session.acquire(timeout_ms=200)
+                if frame is not None:
+                    break
+            assert frame is not None, "no frame for the tracked camera"
+            with frame:
+                assert (frame.info.width, frame.info.height) == SIZE
+                np.testing.assert_allclose(frame.c2w(), freed.freed_to_pose(freed.decode(packet)),
+                                           atol=1e-9)
