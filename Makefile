@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup deps tools demo flythrough test lint clean
+.PHONY: setup deps tools demo flythrough test lint clean unity unity-test bench-unity
 
 setup: $(STAMP)
 
@@ -53,6 +53,20 @@ tools: tools/node_modules/.installed
 
 test: $(STAMP) deps tools lint
 	$(BIN)/python -m pytest
+test: unity
+
+# The Unity package's binding layer (engine_bridge/unity/.../Runtime/Native) and its mono test
+# program, compiled with mcs into build/unity: `make test` stops here on a compile error. The
+# tests run in pytest (tests/engine_bridge/test_unity_bindings.py: mono against a real server
+# through the native library; tests/unity: the package's files). CI=true fails them, not skips,
+# when mcs, mono or the library is missing.
+unity: $(STAMP) deps
+	$(BIN)/python tests/unity/harness.py
+unity-test: unity
+	$(BIN)/python -m pytest -q tests/engine_bridge/test_unity_bindings.py tests/unity
+# Per-frame managed overhead of the C# binding under mono against the C library alone.
+bench-unity: unity
+	$(BIN)/python tests/unity/bench_unity.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

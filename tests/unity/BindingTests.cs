@@ -26,6 +26,7 @@ namespace LatentStage.Tests
             run.Add("disposed_handles_throw", () => DisposedHandles(target));
             run.Add("session_keeps_its_client_alive", () => SessionKeepsClient(target));
             run.Add("worlds_save_load_list_delete", () => Worlds(target));
+            run.Add("connection_opens_switches_worlds_and_cleans_up", () => Connection(target));
         }
 
         // ----- without a server ------------------------------------------------------------
@@ -336,6 +337,61 @@ namespace LatentStage.Tests
                 Check.True(!Array.Exists(client.ListWorlds(), x => x.WorldId == world.WorldId), "deleted");
                 Check.Throws(LsStatus.NotFound, () => client.DeleteWorld(world.WorldId), "ls_world_delete");
                 Check.Throws(LsStatus.NotFound, () => client.LoadWorld("no-such-snapshot"), "ls_world_load");
+            }
+        }
+    
+        static LatentStageSession Pump(LatentStageConnection connection, Func<bool> done)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < 60)
+            {
+                var session = connection.Update(clock.Elapsed.TotalSeconds);
+                if (session != null && done())
+                    return session;
+                System.Threading.Thread.Sleep(5);
+            }
+            throw new AssertionFailed("no open session within 60 s (" + connection.LastError + ")");
+        }
+
+        static bool Listed(LatentStageClient client, string worldId)
+        {
+            return Array.Exists(client.ListWorlds(), x => x.WorldId == worldId);
+        }
+
+        static void Connection(string target)
+        {
+            var options = Small();
+            options.NewWorldKind = LsWorldKind.Indoor;
+            options.NewWorldSeed = 4;
+            using (var observer = LatentStageClient.Connect(target))
+            {
+                string first, second;
+                using (var connection = new LatentStageConnection(new ConnectOptions(target), options))
+                {
+                    Check.True(connection.Update(0) == null && connection.Busy, "connecting on a worker");
+                    var session = Pump(connection, () => true);
+                    first = connection.WorldId;
+                    Check.True(Listed(observer, first), "the connection created its world " + first);
+                    var frame = Render(session, 1);
+                    frame.Release();
+                    string snapshot = connection.SaveWorldAsync("connection-snap").Result;
+                    Check.Equal("connection-snap", snapshot, "snapshot");
+                    connection.LoadWorld(snapshot, "connection-loaded");
+                    session = Pump(connection, () => connection.WorldId != first);
+                    second = connection.WorldId;
+                    Check.True(!Listed(observer, first), "the first world was deleted when the session moved");
+                    Check.True(Listed(observer, second), "the loaded world is attached");
+                    Check.Equal(second, session.GetStats().WorldId, "the session's world");
+                    frame = Render(session, 2);
+                    Check.Equal(2UL, frame.FrameId, "a frame from the loaded world");
+                    frame.Release();
+                    connection.LoadWorld("no-such-snapshot");
+                    Pump(connection, () => !connection.Busy);
+                    Check.True(connection.LastError.StartsWith("ls_world_load: LS_NOT_FOUND: "),
+                               "LastError \"" + connection.LastError + "\"");
+                    Check.Equal(second, connection.WorldId, "a failed load keeps the session where it was");
+                }
+                Check.True(!Listed(observer, second), "Dispose deleted the world the connection loaded");
             }
         }
     }

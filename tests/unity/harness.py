@@ -123,3 +123,16 @@ def c_layout_program(structs: dict[str, list[str]]) -> str:
         lines.append(f'  printf("struct {managed} %zu\\n", sizeof({c}));')
         lines += [f'  printf("field {managed} {f} %zu\\n", offsetof({c}, {f}));' for f in fields]
     return "\n".join([*lines, "  return 0;", "}", ""])
+
+
+if __name__ == "__main__":
+    # `python tests/unity/harness.py`: compile the binding layer and the test program into
+    # build/unity (what `make unity` runs), failing with mcs's errors or the command to run.
+    import sys
+
+    if not tools()["mcs"]:
+        sys.exit(f"mcs (Debian mono-mcs) is missing; run:\n{BUILD_HELP}")
+    try:
+        print(compile_tests(ROOT / "build" / "unity"))
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"mcs failed:\n{e.stdout}{e.stderr}")

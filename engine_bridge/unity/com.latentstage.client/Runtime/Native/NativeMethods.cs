@@ -103,6 +103,10 @@ namespace LatentStage.Native
             double* quatXyzw);
 
         [DllImport(Library, CallingConvention = Cdecl)]
+        public static extern LsStatus ls_session_submit_matrix4(
+            SessionHandle session, ulong frameId, long captureTimeNs, double* matrixRowMajor16);
+
+        [DllImport(Library, CallingConvention = Cdecl)]
         public static extern LsStatus ls_session_acquire_frame(
             SessionHandle session, uint timeoutMs, out IntPtr frame);
         [DllImport(Library, CallingConvention = Cdecl)]

@@ -66,6 +66,12 @@ namespace LatentStage.Native
         /// <summary>Frames in the reused ring, 2..16; 0 = the library's default (3).</summary>
         public uint FrameBuffers;
 
+        /// <summary>A copy (strings are immutable, so a shallow copy is a full one).</summary>
+        public SessionOptions Clone()
+        {
+            return (SessionOptions)MemberwiseClone();
+        }
+
         /// <summary>The C struct: the library's defaults, then every field set here. The
         /// string pointers are the caller's pinned UTF-8 bytes.</summary>
         internal unsafe LsSessionOptions ToNative(byte* worldId, byte* trackedCamera,
