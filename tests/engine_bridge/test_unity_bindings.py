@@ -119,6 +119,11 @@ def test_struct_layouts_and_enums_match_the_header(mono_exe, tmp_path):
 
 
 # ----- reference frames from the Python client ---------------------------------------------------
+def _hex(value: float) -> str:
+    """A double's IEEE bits, 16 hex digits (read back exactly by References.cs)."""
+    return struct.pack(">d", value).hex()
+
+
 @dataclass
 class RefPose:
     """One Unity pose as both clients send it (see tests/unity/References.cs for the format)."""
@@ -148,27 +153,27 @@ class RefPose:
                             capture_time_ns=self.capture_time_ns, **rot)
 
     def line(self) -> str:
-        lens = [*self.lens, *[0] * (7 - len(self.lens))]
+        """Doubles as IEEE bits in hex: Mono's double.Parse is not correctly rounded."""
+        lens = [float(v) for v in self.lens[1:]] + [0.0] * (7 - len(self.lens))
         tc = [1, 10, 0, *self.timecode, 25, 1] if self.timecode else [0] * 7
         return " ".join(map(str, [self.frame_id, self.capture_time_ns, self.form,
-                                  *self.position, *self.rotation, *lens, *tc]))
+                                  *map(_hex, (*self.position, *self.rotation)), self.lens[0],
+                                  *map(_hex, lens), *tc]))
 
 
 def unity_walk(i: int, n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Pose i of n walking around a circle in Unity's frame (Y up, metres), yawing with it and
-    tilting a little: position [3] and Quaternion.Euler angles [3] in degrees. At most 9
-    decimals, so C#'s double.Parse reads back exactly the doubles Python sends."""
+    tilting a little: position [3] and Quaternion.Euler angles [3] in degrees."""
     a = 2 * math.pi * i / n
-    position = (round(1.5 * math.sin(a), 6), round(1.6 + 0.1 * math.sin(3 * a), 6),
-                round(1.5 * math.cos(a) - 1.5, 6))
-    euler = (round(5 * math.sin(2 * a), 6), round(math.degrees(a), 6), round(2 * math.sin(a), 6))
+    position = (1.5 * math.sin(a), 1.6 + 0.1 * math.sin(3 * a), 1.5 * math.cos(a) - 1.5)
+    euler = (5 * math.sin(2 * a), math.degrees(a), 2 * math.sin(a))
     return position, euler
 
 
 def unity_quaternion(position, euler) -> tuple[float, ...]:
-    """The Unity Quaternion (x, y, z, w) of Quaternion.Euler(euler), rounded to 9 decimals."""
+    """The Unity Quaternion (x, y, z, w) of Quaternion.Euler(euler)."""
     _, quat = cv.canonical_to_unity(cv.unity_to_canonical(position, euler), "quat")
-    return tuple(round(float(q), 9) for q in quat)
+    return tuple(float(q) for q in quat)
 
 
 def unity_poses(n: int) -> list[RefPose]:
@@ -185,10 +190,6 @@ def unity_poses(n: int) -> list[RefPose]:
             rotation=(*euler, 0.0) if form == "pose_euler" else unity_quaternion(position, euler),
             lens=lens, timecode=divmod(i, 25) if i % 4 == 1 else None))
     return poses
-
-
-def _hex(value: float) -> str:
-    return struct.pack(">d", value).hex()
 
 
 def write_references(target: str, out: Path) -> Path:
@@ -227,7 +228,7 @@ def test_unity_poses_cover_every_form_and_lens():
     assert {p.lens[6] for p in poses if p.lens[0] == "physical"} == {1, 2, 3}  # gate fits
     assert sum(p.timecode is not None for p in poses) == POSES // 4
     for i, p in enumerate(poses):
-        if p.form != "pose_euler":  # the rounded quaternion is the Euler pose's rotation
+        if p.form != "pose_euler":  # the quaternion is the Euler pose's rotation
             assert abs(np.linalg.norm(p.rotation) - 1) < 1e-8
             np.testing.assert_allclose(cv.unity_to_canonical(p.position, p.rotation),
                                        cv.unity_to_canonical(*unity_walk(i, POSES)), atol=1e-8)

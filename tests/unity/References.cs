@@ -1,7 +1,8 @@
 // The reference run written by tests/engine_bridge/test_unity_bindings.py: the poses it sent
-// through the Python client and the frames it got back (RGB8, top row first). Inputs are
-// decimal text (Python repr, read back exactly); rendered doubles are IEEE bits in hex, so
-// the comparison is bit for bit.
+// through the Python client and the frames it got back (RGB8, top row first). Every double is
+// written as its IEEE bits in hex, so both clients send the same values and the comparison is
+// bit for bit (Mono 6.8's double.Parse is not correctly rounded: "0.950319258" comes back one
+// ulp off, and "-0.0" as +0).
 using System;
 using System.Globalization;
 using System.IO;
@@ -39,9 +40,9 @@ namespace LatentStage.Tests
         public RefPose[] Poses;
         public RefFrame[] Frames;
 
-        static double D(string s)
+        static double D(string hexBits)
         {
-            return double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture);
+            return BitConverter.Int64BitsToDouble(Bits(hexBits));
         }
 
         static long Bits(string hex)
@@ -72,7 +73,7 @@ namespace LatentStage.Tests
             r.Height = int.Parse(meta[1]);
             r.WorldSeed = ulong.Parse(meta[2]);
             r.NoiseSeed = ulong.Parse(meta[3]);
-            r.FovDeg = D(meta[4]);
+            r.FovDeg = double.Parse(meta[4], NumberStyles.Float, CultureInfo.InvariantCulture);
             var poses = File.ReadAllLines(Path.Combine(dir, "poses.txt"));
             r.Poses = new RefPose[poses.Length];
             for (int i = 0; i < poses.Length; i++)
@@ -98,6 +99,7 @@ namespace LatentStage.Tests
         }
 
         // frame_id capture_ns form px py pz r0 r1 r2 r3 lens l1..l6 tc_valid hh mm ss ff num den
+        // (doubles px..r3 and l1..l6 as hex bits; fov axis and gate_fit are doubles too)
         static RefPose ParsePose(string[] f)
         {
             var p = new RefPose { FrameId = ulong.Parse(f[0]), CaptureTimeNs = long.Parse(f[1]), Form = f[2] };

@@ -8,6 +8,7 @@ namespace LatentStage.Native
     public sealed unsafe class LatentStageClient : IDisposable
     {
         readonly ClientHandle handle;
+        volatile bool disposed;  // the handle may stay open for this client's sessions
 
         /// <summary>The "host:port" this client connected to.</summary>
         public string Target { get; }
@@ -231,15 +232,16 @@ namespace LatentStage.Native
         /// the last of its open sessions is disposed. Safe to call twice.</summary>
         public void Dispose()
         {
+            disposed = true;
             handle.Dispose();
         }
 
         /// <summary>Whether Dispose was called.</summary>
-        public bool IsDisposed { get { return handle.IsClosed; } }
+        public bool IsDisposed { get { return disposed; } }
 
         ClientHandle Live(string member)
         {
-            if (handle.IsClosed)
+            if (disposed)
                 throw new LatentStageException(LsStatus.Closed, "LatentStageClient." + member,
                     "the client was disposed; connect a new one");
             return handle;

@@ -9,6 +9,7 @@ namespace LatentStage.Native
     public sealed unsafe class LatentStageSession : IDisposable
     {
         readonly SessionHandle handle;
+        volatile bool disposed;
         readonly LsPose poseTemplate;  // ls_pose_init's defaults, copied for each new pose
 
         /// <summary>The client that opened this session.</summary>
@@ -213,15 +214,16 @@ namespace LatentStage.Native
         /// releases the frames still acquired. Safe to call twice.</summary>
         public void Dispose()
         {
+            disposed = true;
             handle.Dispose();
         }
 
         /// <summary>Whether Dispose was called.</summary>
-        public bool IsDisposed { get { return handle.IsClosed; } }
+        public bool IsDisposed { get { return disposed; } }
 
         SessionHandle Live(string member)
         {
-            if (handle.IsClosed)
+            if (disposed)
                 throw new LatentStageException(LsStatus.Closed, "LatentStageSession." + member,
                     "the session was disposed; open a new one");
             return handle;
