@@ -8,7 +8,9 @@ bench_c.c against the library (cc), and runs them alternately ``rounds`` times e
 that server, so load from other processes falls on both alike. Each does the LateUpdate of
 LatentStageCamera per frame: submit a Unity pose with a physical lens, acquire the frame once
 it has arrived (the wait is not timed), read its header, copy its pixels, release it; and an
-idle poll loop. Medians are pooled over all rounds.
+idle poll loop. The C# program alternates frames between the LatentStage API and raw P/Invoke
+(NativeMethods), which splits its cost into the interop transition and the managed wrapper.
+Medians are pooled over all rounds.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
-OPS = ("submit", "acquire", "release", "copy", "poll", "state")
+OPS = ("submit", "acquire", "release", "copy", "poll", "state",
+       "submit_raw", "acquire_raw", "release_raw", "copy_raw")
 LABELS = {
     "submit": "submit a Unity pose + physical lens",
     "acquire": "acquire the arrived frame + read its header",
@@ -102,16 +105,22 @@ def run(args: argparse.Namespace) -> dict:
 def table(result: dict) -> str:
     c, cs = result["median_us"]["c"], result["median_us"]["cs"]
     w, h = result["size"]
-    rows = ["| operation (median) | C library | C# under mono | managed overhead |",
-            "|---|---|---|---|"]
+    rows = ["| operation (median) | C library | C#: raw P/Invoke | C#: LatentStage API "
+            "| managed overhead (API - C) |", "|---|---|---|---|---|"]
     for op in OPS:
+        if op.endswith("_raw"):
+            continue
+        raw = cs.get(op + "_raw")
         label = LABELS[op] + (f" ({w}x{h} BGRA)" if op == "copy" else "")
-        rows.append(f"| {label} | {c[op]:.2f} µs | {cs[op]:.2f} µs | {cs[op] - c[op]:+.2f} µs |")
-    frame_c = sum(c[op] for op in ("submit", "acquire", "release"))
-    frame_cs = sum(cs[op] for op in ("submit", "acquire", "release"))
+        raw_cell = f"{raw:.2f} µs" if raw is not None else "n/a"
+        rows.append(f"| {label} | {c[op]:.2f} µs | {raw_cell} | {cs[op]:.2f} µs "
+                    f"| {cs[op] - c[op]:+.2f} µs |")
+    per = ("submit", "acquire", "release")
+    frame_c, frame_cs = sum(c[op] for op in per), sum(cs[op] for op in per)
+    frame_raw = sum(cs[op + "_raw"] for op in per)
     rows.append(f"| **per frame** (submit + acquire + release; Unity uploads from the library's "
-                f"buffer, no copy) | {frame_c:.2f} µs | {frame_cs:.2f} µs | "
-                f"**{frame_cs - frame_c:+.2f} µs** |")
+                f"buffer, no copy) | {frame_c:.2f} µs | {frame_raw:.2f} µs | {frame_cs:.2f} µs "
+                f"| **{frame_cs - frame_c:+.2f} µs** |")
     rows.append(f"\nManaged allocations over the timed frames: "
                 f"{result['alloc_bytes_per_frame']:.1f} bytes/frame, "
                 f"{result['gen0_collections']} gen-0 collections "
