@@ -27,6 +27,7 @@ namespace LatentStage.Tests
             run.Add("session_keeps_its_client_alive", () => SessionKeepsClient(target));
             run.Add("worlds_save_load_list_delete", () => Worlds(target));
             run.Add("connection_opens_switches_worlds_and_cleans_up", () => Connection(target));
+            run.Add("watching_a_tracked_camera", () => Watching(target, refs));
         }
 
         // ----- without a server ------------------------------------------------------------
@@ -39,6 +40,13 @@ namespace LatentStage.Tests
                         "ls_status_name");
             Check.Equal(LatentStageException.StatusName(LsStatus.Busy),
                         Utf8.FromPointer(NativeMethods.ls_status_name(LsStatus.Busy)), "status names agree");
+            LatentStageClient.CheckAbi();  // every mirrored struct has the library's size
+            fixed (byte* frame = Utf8.Bytes("ls_frame", "name"), other = Utf8.Bytes("ls_nothing", "name"))
+            {
+                Check.Equal((ulong)System.Runtime.InteropServices.Marshal.SizeOf(typeof(LsFrame)),
+                            NativeMethods.ls_struct_size(frame).ToUInt64(), "ls_struct_size(ls_frame)");
+                Check.Equal(0UL, NativeMethods.ls_struct_size(other).ToUInt64(), "an unknown struct");
+            }
         }
 
         static void NullHandles()
@@ -393,6 +401,51 @@ namespace LatentStage.Tests
                     Check.Equal(second, connection.WorldId, "a failed load keeps the session where it was");
                 }
                 Check.True(!Listed(observer, second), "Dispose deleted the world the connection loaded");
+            }
+        }
+    
+        /// <summary>A session on the server's FreeD-tracked camera: it receives frames for the
+        /// datagrams sent to the camera's UDP port and refuses poses; the connection (what
+        /// LatentStageCamera uses in TrackedCamera mode) opens one too.</summary>
+        static void Watching(string target, References refs)
+        {
+            Check.True(refs.TrackedCamera.Length > 0, "the reference run names no tracked camera");
+            var options = new SessionOptions { Width = 64, Height = 48, TrackedCamera = refs.TrackedCamera };
+            using (var client = LatentStageClient.Connect(target))
+            {
+                var unknown = options.Clone();
+                unknown.TrackedCamera = "no-such-camera";
+                Check.Throws(LsStatus.NotFound, () => client.OpenSession(unknown).Dispose(),
+                             "ls_session_open", "no-such-camera");
+                using (var session = client.OpenSession(options))
+                using (var udp = new System.Net.Sockets.UdpClient())
+                {
+                    Check.True(session.IsWatching, "IsWatching");
+                    Check.Throws(LsStatus.FailedPrecondition, () => session.TrySubmitUnity(
+                        1, 0, new Vector3d(0, 1.6, 0), new QuaternionD(0, 0, 0, 1)), "ls_session_submit_unity");
+                    int frames = 0;
+                    ulong lastId = 0;
+                    foreach (var packet in refs.FreedPackets)
+                    {
+                        udp.Send(packet, packet.Length, "127.0.0.1", refs.TrackedPort);
+                        LatentStageFrame frame;
+                        if (!session.TryAcquireFrame(40, out frame))  // the tracker runs at ~25 Hz here
+                            continue;
+                        Check.Equal(64, frame.Width, "width");
+                        Check.True(frame.BottomUp && frame.Encoding == LsEncoding.RawBgra8, "BGRA bottom-up");
+                        Check.True(frame.FrameId > lastId && frame.FrameId <= (ulong)refs.FreedPackets.Length,
+                                   "frame_id " + frame.FrameId + " counts the tracker's packets");
+                        lastId = frame.FrameId;
+                        frame.Release();
+                        frames++;
+                    }
+                    Check.True(frames > 0, "no frame for " + refs.FreedPackets.Length + " datagrams");
+                }
+            }
+            using (var connection = new LatentStageConnection(new ConnectOptions(target), options))
+            {
+                var session = Pump(connection, () => true);
+                Check.True(session.IsWatching, "the connection watches");
             }
         }
     }

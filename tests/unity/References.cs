@@ -39,6 +39,11 @@ namespace LatentStage.Tests
         public double FovDeg;
         public RefPose[] Poses;
         public RefFrame[] Frames;
+        /// <summary>A FreeD-tracked camera of the server ("" when it has none): its name, the
+        /// UDP port it listens on, and D1 datagrams to send it.</summary>
+        public string TrackedCamera = "";
+        public int TrackedPort;
+        public byte[][] FreedPackets = new byte[0][];
 
         static double D(string hexBits)
         {
@@ -74,6 +79,22 @@ namespace LatentStage.Tests
             r.WorldSeed = ulong.Parse(meta[2]);
             r.NoiseSeed = ulong.Parse(meta[3]);
             r.FovDeg = double.Parse(meta[4], NumberStyles.Float, CultureInfo.InvariantCulture);
+            string tracked = Path.Combine(dir, "tracked.txt");
+            if (File.Exists(tracked))
+            {
+                var lines = File.ReadAllLines(tracked);
+                var head = lines[0].Split(' ');
+                r.TrackedCamera = head[0];
+                r.TrackedPort = int.Parse(head[1]);
+                r.FreedPackets = new byte[lines.Length - 1][];
+                for (int i = 1; i < lines.Length; i++)
+                {
+                    var packet = new byte[lines[i].Length / 2];
+                    for (int k = 0; k < packet.Length; k++)
+                        packet[k] = byte.Parse(lines[i].Substring(2 * k, 2), NumberStyles.HexNumber);
+                    r.FreedPackets[i - 1] = packet;
+                }
+            }
             var poses = File.ReadAllLines(Path.Combine(dir, "poses.txt"));
             r.Poses = new RefPose[poses.Length];
             for (int i = 0; i < poses.Length; i++)

@@ -28,14 +28,42 @@ namespace LatentStage.Native
             get { return Utf8.FromPointer(NativeMethods.ls_version()); }
         }
 
-        /// <summary>Fails unless the loaded library speaks the ABI these bindings mirror.</summary>
+        static readonly Type[] Mirrored =
+        {
+            typeof(LsLens), typeof(LsTimecode), typeof(LsConnectOptions), typeof(LsServerInfo),
+            typeof(LsWorldInfo), typeof(LsSessionOptions), typeof(LsPose), typeof(LsFrame),
+            typeof(LsSessionStats),
+        };
+        static volatile bool abiChecked;
+
+        /// <summary>Fails unless the loaded library speaks the ABI these bindings mirror: the
+        /// same LS_ABI_VERSION, and every struct the same size as its mirror here (a plug-in
+        /// built for another architecture or from another header would corrupt memory). Runs
+        /// once per process, at the first Connect.</summary>
         public static void CheckAbi()
         {
+            if (abiChecked)
+                return;
             uint abi = NativeMethods.ls_abi_version();
             if (abi != NativeMethods.AbiVersion)
                 throw new LatentStageException(LsStatus.FailedPrecondition, "ls_abi_version",
                     "library ABI " + abi + " (" + LibraryVersion + "): ABI "
                     + NativeMethods.AbiVersion + " expected; use the library built with this package");
+            foreach (var type in Mirrored)
+            {
+                string name = "ls" + System.Text.RegularExpressions.Regex.Replace(
+                    type.Name.Substring(2), "[A-Z]", m => "_" + m.Value.ToLowerInvariant());
+                ulong native;
+                fixed (byte* n = Utf8.Bytes(name, "name"))
+                    native = NativeMethods.ls_struct_size(n).ToUInt64();
+                int managed = System.Runtime.InteropServices.Marshal.SizeOf(type);
+                if (native != (ulong)managed)
+                    throw new LatentStageException(LsStatus.FailedPrecondition, "ls_struct_size",
+                        name + ": " + native + " bytes in the library (" + LibraryVersion + "), "
+                        + managed + " in these bindings: the same header and a "
+                        + (IntPtr.Size * 8) + "-bit library expected");
+            }
+            abiChecked = true;
         }
 
         /// <summary>Connects with default options (plaintext, 10 s timeout).</summary>

@@ -37,6 +37,9 @@ namespace LatentStage.Native
         public static extern IntPtr ls_version();
         [DllImport(Library, CallingConvention = Cdecl)]
         public static extern uint ls_abi_version();
+        /// <summary>sizeof(the named struct) in the loaded library ("ls_frame", ...); 0 if unknown.</summary>
+        [DllImport(Library, CallingConvention = Cdecl)]
+        public static extern UIntPtr ls_struct_size(byte* name);
 
         // ----- client -----
         [DllImport(Library, CallingConvention = Cdecl)]
