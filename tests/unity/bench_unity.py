@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
+FRAME = ("submit", "acquire", "release")  # one frame's calls (the component copies nothing)
 OPS = ("submit", "acquire", "release", "copy", "poll", "state",
        "submit_raw", "acquire_raw", "release_raw", "copy_raw")
 LABELS = {
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> dict:
                               memory_capacity=65536), tmp / "snaps")
         env = harness.run_env(library)
         pooled = {"c": {op: [] for op in OPS}, "cs": {op: [] for op in OPS}}
+        per_round: dict[str, list[float]] = {"c": [], "cs_raw": [], "cs": []}  # frame medians
         allocs = []
         with ServerThread(hub, ServerConfig(port=0)) as server:
             common = [server.target, str(width), str(height), str(args.frames)]
@@ -88,6 +90,11 @@ def run(args: argparse.Namespace) -> dict:
                     samples, alloc = parse(proc.stdout)
                     for op in OPS:
                         pooled[kind][op] += samples[op]
+                    keys = ((kind, ""), ("cs_raw", "_raw")) if kind == "cs" else ((kind, ""),)
+                    for key, suffix in keys:  # one frame's calls, frame by frame
+                        calls = (samples[op + suffix] for op in FRAME)
+                        totals = [sum(t) for t in zip(*calls, strict=True)]
+                        per_round[key].append(statistics.median(totals) / 1000)
                     if alloc:
                         allocs.append(alloc)
     mono = subprocess.run(["mono", "--version"], capture_output=True, text=True).stdout
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> dict:
         "size": [width, height], "frames_per_round": args.frames, "rounds": args.rounds,
         "median_us": {kind: {op: statistics.median(v) / 1000 for op, v in ops.items() if v}
                       for kind, ops in pooled.items()},
+        "frame_us_per_round": per_round,
         "alloc_bytes_per_frame": sum(a[0] for a in allocs) / max(1, sum(a[1] for a in allocs)),
         "gen0_collections": sum(a[2] for a in allocs),
         "mono": mono.splitlines()[0] if mono else "?",
@@ -115,13 +123,17 @@ def table(result: dict) -> str:
         raw_cell = f"{raw:.2f} µs" if raw is not None else "n/a"
         rows.append(f"| {label} | {c[op]:.2f} µs | {raw_cell} | {cs[op]:.2f} µs "
                     f"| {cs[op] - c[op]:+.2f} µs |")
-    per = ("submit", "acquire", "release")
-    frame_c, frame_cs = sum(c[op] for op in per), sum(cs[op] for op in per)
-    frame_raw = sum(cs[op + "_raw"] for op in per)
+    frame_c, frame_cs = sum(c[op] for op in FRAME), sum(cs[op] for op in FRAME)
+    frame_raw = sum(cs[op + "_raw"] for op in FRAME)
     rows.append(f"| **per frame** (submit + acquire + release; Unity uploads from the library's "
                 f"buffer, no copy) | {frame_c:.2f} µs | {frame_raw:.2f} µs | {frame_cs:.2f} µs "
                 f"| **{frame_cs - frame_c:+.2f} µs** |")
-    rows.append(f"\nManaged allocations over the timed frames: "
+    rounds = result["frame_us_per_round"]
+    rows.append("\nPer-frame total (submit + acquire + release), median of each round: "
+                + "; ".join(f"{name} " + ", ".join(f"{v:.1f}" for v in rounds[key]) + " µs"
+                            for key, name in (("c", "C"), ("cs_raw", "C# raw"),
+                                              ("cs", "C# API"))) + ".")
+    rows.append(f"Managed allocations over the timed frames: "
                 f"{result['alloc_bytes_per_frame']:.1f} bytes/frame, "
                 f"{result['gen0_collections']} gen-0 collections "
                 f"({result['rounds']} x {result['frames_per_round']} frames).")

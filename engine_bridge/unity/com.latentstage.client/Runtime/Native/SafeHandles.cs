@@ -63,28 +63,26 @@ namespace LatentStage.Native
     /// <summary>The frames a session has handed out and not yet taken back. A slot and a token
     /// name each acquisition, so a stale copy of a frame (released, or from before a ring slot
     /// was reused) is recognised instead of touching another frame. Fixed size: the library
-    /// lets at most frame_buffers - 1 (&lt;= 15) frames be acquired at once.</summary>
+    /// lets at most frame_buffers - 1 (&lt;= 15) frames be acquired at once. Lock-free: a
+    /// slot is claimed by a compare-exchange on its frame, and released by one on its token,
+    /// so two threads never both release one acquisition.</summary>
     internal sealed class FrameTable
     {
         public const int Capacity = 16;
         readonly IntPtr[] frames = new IntPtr[Capacity];
-        readonly long[] tokens = new long[Capacity];
+        readonly long[] tokens = new long[Capacity];  // 0 = free (or being filled)
         long lastToken;
 
-        /// <summary>Records an acquired frame; returns its slot and token.</summary>
+        /// <summary>Records an acquired frame; returns its slot and token (-1 when full).</summary>
         public int Add(IntPtr frame, out long token)
         {
-            lock (frames)
+            for (int slot = 0; slot < Capacity; slot++)
             {
-                for (int slot = 0; slot < Capacity; slot++)
-                {
-                    if (frames[slot] != IntPtr.Zero)
-                        continue;
-                    frames[slot] = frame;
-                    token = ++lastToken;
-                    Volatile.Write(ref tokens[slot], token);
-                    return slot;
-                }
+                if (Interlocked.CompareExchange(ref frames[slot], frame, IntPtr.Zero) != IntPtr.Zero)
+                    continue;
+                token = Interlocked.Increment(ref lastToken);
+                Volatile.Write(ref tokens[slot], token);
+                return slot;
             }
             token = 0;
             return -1;
@@ -99,31 +97,24 @@ namespace LatentStage.Native
         /// <summary>Forgets (slot, token); false if it was not current.</summary>
         public bool Remove(int slot, long token, out IntPtr frame)
         {
-            lock (frames)
-            {
-                frame = IntPtr.Zero;
-                if (!IsCurrent(slot, token))
-                    return false;
-                frame = frames[slot];
-                frames[slot] = IntPtr.Zero;
-                Volatile.Write(ref tokens[slot], 0);
-                return true;
-            }
+            frame = IntPtr.Zero;
+            if ((uint)slot >= Capacity || token == 0
+                || Interlocked.CompareExchange(ref tokens[slot], 0, token) != token)
+                return false;
+            frame = Volatile.Read(ref frames[slot]);
+            Volatile.Write(ref frames[slot], IntPtr.Zero);
+            return true;
         }
 
         /// <summary>Releases every frame still acquired (the session is closing).</summary>
         public void ReleaseAll(IntPtr session)
         {
-            lock (frames)
+            for (int slot = 0; slot < Capacity; slot++)
             {
-                for (int slot = 0; slot < Capacity; slot++)
-                {
-                    if (frames[slot] == IntPtr.Zero)
-                        continue;
-                    NativeMethods.ls_session_release_frame(session, frames[slot]);
-                    frames[slot] = IntPtr.Zero;
-                    Volatile.Write(ref tokens[slot], 0);
-                }
+                long token = Volatile.Read(ref tokens[slot]);
+                IntPtr frame;
+                if (token != 0 && Remove(slot, token, out frame))
+                    NativeMethods.ls_session_release_frame(session, frame);
             }
         }
     }
