@@ -250,5 +250,5 @@ def test_bindings_against_a_server(mono_exe, native_library, server, tmp_path):
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     closing = re.fullmatch(r"(\d+) passed, 0 failed", proc.stdout.strip().splitlines()[-1])
-    assert closing and int(closing[1]) == 16, output
+    assert closing and int(closing[1]) == 17, output
     assert "ok   session_matches_python_frames" in proc.stdout

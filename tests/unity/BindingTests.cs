@@ -18,6 +18,7 @@ namespace LatentStage.Tests
             run.Add("strings_with_nul_are_refused", StringsWithNul);
             run.Add("unity_gate_fit_resolves_fill_and_overscan", GateFit);
             run.Add("lens_values_are_checked", LensChecks);
+            run.Add("frame_table_releases_each_acquisition_once", FrameTableUnderContention);
             // Against the server.
             run.Add("server_info", () => ServerInfo(target));
             run.Add("session_matches_python_frames", () => MatchesPython(target, refs));
@@ -112,6 +113,47 @@ namespace LatentStage.Tests
             Check.Equal(0, lens.fov_axis, "axis: the convention's own");
             Check.Throws(LsStatus.InvalidArgument, () => Lenses.FieldOfView(180), "lens.fov_deg", "180");
             Check.Throws(LsStatus.InvalidArgument, () => Lenses.FieldOfView(60, 4), "lens.fov_axis");
+        }
+
+        static void FrameTableUnderContention()
+        {
+            var table = new FrameTable();
+            var slots = new int[FrameTable.Capacity];
+            var tokens = new long[FrameTable.Capacity];
+            for (int round = 0; round < 200; round++)
+            {
+                for (int i = 0; i < FrameTable.Capacity; i++)
+                {
+                    slots[i] = table.Add((IntPtr)(0x1000 + i), out tokens[i]);
+                    Check.True(slots[i] >= 0, "slot for frame " + i);
+                }
+                long extra;
+                Check.Equal(-1, table.Add((IntPtr)0x9999, out extra), "a full table");
+                int released = 0;
+                var threads = new System.Threading.Thread[4];
+                for (int t = 0; t < threads.Length; t++)
+                {
+                    threads[t] = new System.Threading.Thread(() =>
+                    {
+                        for (int i = 0; i < FrameTable.Capacity; i++)
+                        {
+                            IntPtr frame;
+                            if (table.Remove(slots[i], tokens[i], out frame))
+                            {
+                                System.Threading.Interlocked.Increment(ref released);
+                                if (frame != (IntPtr)(0x1000 + i))
+                                    throw new InvalidOperationException("slot " + slots[i] + " gave " + frame);
+                            }
+                        }
+                    });
+                    threads[t].Start();
+                }
+                foreach (var thread in threads)
+                    thread.Join();
+                Check.Equal(FrameTable.Capacity, released, "releases that succeeded, round " + round);
+                for (int i = 0; i < FrameTable.Capacity; i++)
+                    Check.True(!table.IsCurrent(slots[i], tokens[i]), "a released token is stale");
+            }
         }
 
         // ----- against the server ----------------------------------------------------------
