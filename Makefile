@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup deps tools demo flythrough test lint clean unity unity-test bench-unity
+.PHONY: setup deps tools demo flythrough test lint clean native native-build native-test \
+	native-asan native-tsan native-bench unity unity-test bench-unity
 
 setup: $(STAMP)
 
@@ -51,8 +52,55 @@ tools/node_modules/.installed: tools/package.json
 	@touch $@
 tools: tools/node_modules/.installed
 
-test: $(STAMP) deps tools lint
-	$(BIN)/python -m pytest
+# The native client library (engine_bridge/native, root CMakeLists.txt): a release build in
+# build/native (its shared library is what tests/engine_bridge/test_native_ctypes.py loads),
+# its ctest suites (unit, and against a `latentstage serve` they start), then the same suites
+# built with AddressSanitizer + UndefinedBehaviorSanitizer (-O1) in build/native-asan.
+NATIVE_BUILD := build/native
+NATIVE_ASAN := build/native-asan
+NATIVE_LIB := $(abspath $(NATIVE_BUILD))/liblatentstage_client.so
+NATIVE_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+NATIVE_CMAKE := -DLATENTSTAGE_BUILD_TESTS=ON -DLATENTSTAGE_SERVER=$(abspath $(BIN))/latentstage \
+	-DLATENTSTAGE_PYTHON=$(abspath $(BIN))/python \
+	$(if $(shell command -v ccache 2>/dev/null),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+native-build: $(STAMP) deps
+	@command -v cmake >/dev/null || { echo "error: cmake is missing; run: make deps" \
+		"(or apt-get install -y cmake g++ pkg-config libgrpc++-dev libprotobuf-dev" \
+		"protobuf-compiler protobuf-compiler-grpc libgtest-dev)"; exit 1; }
+	cmake -S . -B $(NATIVE_BUILD) -DCMAKE_BUILD_TYPE=Release -DLATENTSTAGE_BUILD_BENCH=ON \
+		$(NATIVE_CMAKE)
+	cmake --build $(NATIVE_BUILD) -j$(NATIVE_JOBS)
+
+native-test: native-build
+	ctest --test-dir $(NATIVE_BUILD) --output-on-failure
+
+native-asan: $(STAMP) deps
+	cmake -S . -B $(NATIVE_ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
+		"-DLATENTSTAGE_SANITIZE=address;undefined" $(NATIVE_CMAKE)
+	cmake --build $(NATIVE_ASAN) -j$(NATIVE_JOBS)
+	UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir $(NATIVE_ASAN) --output-on-failure
+
+native: native-test native-asan
+
+# Optional (not part of `make test`, it does not fit the time budget): ThreadSanitizer. gRPC,
+# abseil and protobuf are not TSan-built here, so reports through them are suppressed
+# (tests/native/tsan.supp) and only the library's own synchronisation is checked.
+native-tsan: $(STAMP) deps
+	cmake -S . -B build/native-tsan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
+		-DLATENTSTAGE_SANITIZE=thread $(NATIVE_CMAKE)
+	cmake --build build/native-tsan -j$(NATIVE_JOBS)
+	TSAN_OPTIONS="suppressions=$(abspath tests/native/tsan.supp) report_signal_unsafe=0" \
+		ctest --test-dir build/native-tsan --output-on-failure
+
+# `latentstage bench native` runs build/native/tests/native/latentstage_bench (and preloads
+# liblatentstage_counters.so from there): native-build builds both.
+native-bench: native-build
+
+test: $(STAMP) deps tools lint native-build
+	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) LATENTSTAGE_NATIVE_BUILD=$(abspath $(NATIVE_BUILD)) \
+		$(BIN)/python -m pytest
+	$(MAKE) native
 test: unity
 
 # The Unity package's binding layer (engine_bridge/unity/.../Runtime/Native) and its mono test
@@ -62,11 +110,12 @@ test: unity
 # when mcs, mono or the library is missing.
 unity: $(STAMP) deps
 	$(BIN)/python tests/unity/harness.py
-unity-test: unity
-	$(BIN)/python -m pytest -q tests/engine_bridge/test_unity_bindings.py tests/unity
+unity-test: unity native-build
+	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) \
+		$(BIN)/python -m pytest -q tests/engine_bridge/test_unity_bindings.py tests/unity
 # Per-frame managed overhead of the C# binding under mono against the C library alone.
-bench-unity: unity
-	$(BIN)/python tests/unity/bench_unity.py
+bench-unity: unity native-build
+	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) $(BIN)/python tests/unity/bench_unity.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -125,6 +125,66 @@ def play_command(
         console.print(f"frames written to {out}")
 
 
+@client_app.command("watch")
+def watch_command(
+    server: str = typer.Option("127.0.0.1:50051", help="HOST:PORT of the server."),
+    camera: str = typer.Option(..., help="Tracked camera name (latentstage client info lists "
+                               "them under tracked_cameras)."),
+    out: Path = typer.Option(None, help="Folder for the frames (PNG) and frames.json."),
+    size: str = typer.Option("256x256", help="Output WIDTHxHEIGHT."),
+    encoding: str = typer.Option("jpeg", help="jpeg, raw or raw_rgba8."),
+    fps: float = typer.Option(0.0, min=0.0, help="Frame budget, frames per second (0: none)."),
+    frames: int = typer.Option(None, min=1, help="Stop after this many frames."),
+    seconds: float = typer.Option(None, min=0.0, help="Stop after this many seconds."),
+    token_file: Path = typer.Option(None, exists=True, dir_okay=False, help="Bearer token file."),
+    tls_ca: Path = typer.Option(None, exists=True, dir_okay=False,
+                                help="PEM root certificate of the server (enables TLS)."),
+    tls: bool = typer.Option(False, help="TLS with the system's root certificates."),
+) -> None:
+    """Watch a FreeD-tracked camera: save the frames its tracker drives, print statistics."""
+    import grpc
+    import numpy as np
+    from rich.progress import Progress
+
+    from latentstage.engine_bridge import client as C
+    from latentstage.engine_bridge.watch import watch
+    from latentstage.runtime.serve_cli import parse_size
+
+    w, h = parse_size(size, "--size")
+    open_msg = C.watch_message(camera, (w, h), encoding, target_fps=fps,
+                               client_name="latentstage-client-watch")
+    console = Console()
+
+    async def run():
+        async with _client(server, token_file, tls_ca, tls) as client:
+            with Progress(console=console, transient=True) as bar:
+                task = bar.add_task(f"watching {camera}", total=frames)
+                return await watch(client, open_msg, out, frames=frames, seconds=seconds,
+                                   tick=lambda n: bar.update(task, completed=n))
+
+    try:
+        report, tracker_dropped = asyncio.run(run())
+    except grpc.aio.AioRpcError as exc:
+        console.print(f"[red]{exc.code().name}[/red]: {exc.details()}")
+        raise typer.Exit(1) from None
+    s = report.summary()
+    table = Table(title=f"tracked camera {camera}: {s['frames']} frames, {w}x{h} {encoding}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("frames per second", f"{s['fps']:.2f}")
+    total = report.server_ms.get("total", [])
+    for q in (50, 99):
+        value = f"{float(np.percentile(total, q)):.2f}" if total else "-"
+        table.add_row(f"server datagram-to-frame p{q} (ms)", value)
+    table.add_row("tracker poses / skipped / frames dropped",
+                  f"{s['poses']} / {s['skipped']} / {s['dropped']}")
+    table.add_row("datagrams dropped by the listener", str(tracker_dropped))
+    table.add_row("rungs", ", ".join(f"{k} {v}" for k, v in s["rungs"].items()))
+    console.print(table)
+    if out is not None:
+        console.print(f"frames written to {out}")
+
+
 @client_app.command("info")
 def info_command(
     server: str = typer.Option("127.0.0.1:50051", help="HOST:PORT of the server."),

@@ -201,28 +201,39 @@ def seed_image_world(image: bytes | np.ndarray | str | Path, depth: np.ndarray |
     return pb.WorldSpec(seed_image=msg, keep=keep)
 
 
-def open_message(world: pb.WorldSpec | str, size: tuple[int, int], convention: str | int,
+def open_message(world: pb.WorldSpec | str | None, size: tuple[int, int], convention: str | int,
                  encoding: str | int = "jpeg", *, jpeg_quality: int = 90, target_fps: float = 0.0,
                  steps: int = 0, seed: int = 0, lens: cpb.Lens | None = None,
                  lockstep: bool = False, prediction: bool | None = None,
-                 client_name: str = "latentstage-python", bottom_up: bool = False) -> pb.Open:
+                 client_name: str = "latentstage-python", bottom_up: bool = False,
+                 tracked_camera: str = "") -> pb.Open:
     """An Open: ``world`` is a WorldSpec (new world) or a world id (attach). ``bottom_up``
-    asks for raw rows bottom to top (Unity's texture origin)."""
+    asks for raw rows bottom to top (Unity's texture origin). ``tracked_camera`` watches a
+    FreeD-tracked camera instead (``world`` None: the camera's world and lens are used, and
+    the session sends no poses; see :func:`watch_message`)."""
     msg = pb.Open(size=pb.Size(width=size[0], height=size[1]),
                   encoding=encoding_value(encoding), jpeg_quality=jpeg_quality,
                   target_fps=target_fps, sampler_steps=steps, seed=seed,
                   convention=convention_value(convention), client_name=client_name,
                   pacing=pb.PACING_LOCKSTEP if lockstep else pb.PACING_REALTIME,
-                  bottom_up=bottom_up)
+                  bottom_up=bottom_up, tracked_camera=tracked_camera)
     if prediction is not None:
         msg.prediction = pb.PREDICTION_ON if prediction else pb.PREDICTION_OFF
     if isinstance(world, str):
         msg.world_id = world
-    else:
+    elif world is not None:
         msg.new_world.CopyFrom(world)
     if lens is not None:
         msg.lens.CopyFrom(lens)
     return msg
+
+
+def watch_message(camera: str, size: tuple[int, int], encoding: str | int = "jpeg",
+                  **kwargs) -> pb.Open:
+    """An Open that watches tracked camera ``camera`` (ServerInfo.tracked_cameras): frames
+    come for the tracker's poses (REALTIME, latest pose wins); send no poses."""
+    return open_message(None, size, kwargs.pop("convention", "opencv"), encoding,
+                        tracked_camera=camera, **kwargs)
 
 
 _ENCODING_NAMES = {pb.ENCODING_RAW_RGB8: Encoding.RAW_RGB8, pb.ENCODING_RAW_RGBA8:

@@ -95,3 +95,9 @@ def memory_bench(
     for row in rows:
         scale.add_row(f"{row.points:,}", f"{row.write_s * 1e3:.2f}", f"{row.readout_s * 1e3:.2f}")
     console.print(scale)
+
+
+# Imported last: bench_freed imports only numpy, typer and rich at module level.
+from latentstage.runtime.bench_freed import bench_freed  # noqa: E402
+
+bench_app.command("freed")(bench_freed)

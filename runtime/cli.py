@@ -17,6 +17,7 @@ from latentstage.model import commands as model_commands
 from latentstage.model.cli import worlds_app
 from latentstage.runtime import serve_cli
 from latentstage.runtime.bench_cli import bench_app
+from latentstage.runtime.bench_native import bench_native
 from latentstage.runtime.bench_serve import bench_serve
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.command("demo")(model_commands.demo)
 app.command("serve")(serve_cli.serve)
 app.add_typer(client_app, name="client")
 bench_app.command("serve")(bench_serve)
+bench_app.command("native")(bench_native)
 
 
 def _lazy(module: str, attr: str):

@@ -19,6 +19,19 @@ from above, so pan 90 looks along +X). Positive tilt looks up. Roll turns about 
 axis, positive clockwise as seen from behind the camera (its right side dips). Canonical world
 (x, y, z) is FreeD (X, Y, Z) / 1000; the camera rotation is
 ``Rz(-pan) @ Rx(tilt) @ Ry(roll) @ R0``, where ``R0`` is the camera looking along +Y, level.
+
+Unreal's LiveLinkFreeD reads the same packet differently in two ways (see docs/freed.md):
+
+- **Sign extension, off by one.** For a 24-bit field whose top bit is set it subtracts
+  ``0xFFFFFF`` instead of ``0x1000000``, so every negative angle and position comes out one
+  count (1/32768 degree, 1/64 mm) closer to zero than the exact two's complement: ``0xFFFFFF``
+  reads 0 instead of -1, ``0x800000`` reads -8388607 instead of -8388608. Positive values are
+  unaffected. ``decode(..., unreal_compat=True)`` reproduces this for rigs calibrated through
+  Unreal. (Unreal also divides in float32; that rounding, far below one count, is not copied.)
+- **World axes.** It puts FreeD Y on Unreal X and FreeD X on Unreal Y (centimetres), with
+  FRotator(pitch=tilt, yaw=pan, roll=roll). In the canonical world that is this module's pose
+  turned -90 degrees about Z (the stage preset ``"unreal"`` in
+  :mod:`latentstage.runtime.freed_config`).
 """
 
 from __future__ import annotations
@@ -46,6 +59,7 @@ PORT_SONY = 52380
 DEFAULT_PORTS = {
     "generic": PORT_GENERIC,
     "mo-sys": PORT_MO_SYS,
+    "mosys": PORT_MO_SYS,
     "stype": PORT_STYPE_NCAM,
     "ncam": PORT_STYPE_NCAM,
     "panasonic": PORT_PANASONIC,
@@ -111,8 +125,10 @@ def checksum(body: bytes) -> int:
     return (0x40 - sum(body[:28])) % 256
 
 
-def decode(data: bytes) -> FreeDPacket:
-    """Decode a 29-byte D1 packet, checking its length, type byte and checksum."""
+def check(data: bytes) -> bytes:
+    """``data`` as bytes if it is a well-formed D1 packet: its length, type byte and checksum
+    (in that order), else :class:`InvalidInput` naming ``freed.length``, ``freed.type`` or
+    ``freed.checksum``."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidInput("freed.packet", data, "bytes")
     data = bytes(data)
@@ -123,9 +139,21 @@ def decode(data: bytes) -> FreeDPacket:
     expected = checksum(data)
     if data[28] != expected:
         raise InvalidInput("freed.checksum", f"0x{data[28]:02X}", f"0x{expected:02X}")
+    return data
+
+
+def decode(data: bytes, unreal_compat: bool = False) -> FreeDPacket:
+    """Decode a 29-byte D1 packet, checking it first (:func:`check`).
+
+    Signed fields are exact 24-bit two's complement; ``unreal_compat`` reads negative ones one
+    count closer to zero, as Unreal's LiveLinkFreeD does (see the module docstring).
+    """
+    data = check(data)
+    sign = 0xFFFFFF if unreal_compat else 0x1000000  # subtracted when the top bit is set
 
     def s24(i: int) -> int:
-        return int.from_bytes(data[i : i + 3], "big", signed=True)
+        raw = int.from_bytes(data[i : i + 3], "big")
+        return raw - sign if raw & 0x800000 else raw
 
     def u24(i: int) -> int:
         return int.from_bytes(data[i : i + 3], "big", signed=False)

@@ -114,6 +114,7 @@ class Hub:
         self.store = WorldStore(model, Path(snapshot_dir), config, limits.max_worlds)
         self.auth_required = auth_required
         self._sessions: dict[str, SessionHandle] = {}
+        self.tracker = None  # FreeD tracked cameras (runtime.tracking.Tracker), set by the server
         self._opening = 0
         self._closing = False
 

@@ -14,6 +14,10 @@ Exported (``--metrics-port``, path ``/metrics``):
 | ``latentstage_sessions`` | gauge | open sessions |
 | ``latentstage_worlds`` | gauge | worlds in memory |
 | ``latentstage_memory_bytes`` | gauge | bytes held by all worlds' latent memories |
+| ``latentstage_freed_packets_total{camera}`` | counter | valid FreeD packets per camera |
+| ``latentstage_freed_dropped_total{listen,reason}`` | counter | FreeD datagrams dropped (1) |
+
+(1) reason: length, type, checksum, unmapped_camera or internal (see runtime/tracking.py).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from latentstage.runtime.scheduler import SessionObserver
+from latentstage.runtime.tracking import TrackerObserver
 from latentstage.runtime.types import FrameOut, Rung
 
 _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0,
@@ -33,8 +38,9 @@ _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.033, 0.05, 0.075, 0.1, 0.15, 0.2
 _FPS_WINDOW_S = 5.0
 
 
-class ServerMetrics(SessionObserver):
-    """The server's metrics; also the scheduler's observer (one per server)."""
+class ServerMetrics(SessionObserver, TrackerObserver):
+    """The server's metrics; also the scheduler's and the FreeD tracker's observer (one per
+    server)."""
 
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = r = registry or CollectorRegistry()
@@ -55,6 +61,11 @@ class ServerMetrics(SessionObserver):
         self.worlds = Gauge("latentstage_worlds", "Worlds in memory.", registry=r)
         self.memory = Gauge("latentstage_memory_bytes", "Bytes held by latent memories.",
                             registry=r)
+        self.freed_packets = Counter("latentstage_freed_packets",
+                                     "Valid FreeD D1 packets per tracked camera.", ["camera"],
+                                     registry=r)
+        self.freed_drops = Counter("latentstage_freed_dropped", "FreeD datagrams dropped, by "
+                                   "listen address and reason.", ["listen", "reason"], registry=r)
         self._times: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
         self.fps.set_function(self._fps)
@@ -91,6 +102,13 @@ class ServerMetrics(SessionObserver):
 
     def frames_dropped(self, count: int) -> None:
         self.dropped.inc(count)
+
+    # ----- TrackerObserver -----------------------------------------------------------------
+    def freed_packet(self, camera: str) -> None:
+        self.freed_packets.labels(camera).inc()
+
+    def freed_dropped(self, listen: str, reason: str) -> None:
+        self.freed_drops.labels(listen, reason).inc()
 
     def serve_http(self, port: int, host: str = "127.0.0.1"):
         """Serve ``/metrics`` on ``host:port`` from a daemon thread; returns (server, thread)."""

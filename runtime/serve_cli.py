@@ -54,6 +54,26 @@ def serve(
     grace: float = typer.Option(5.0, min=0.0, help="Seconds streams get to end on shutdown."),
     threads: int = typer.Option(None, min=1, help="Torch CPU threads (default on a CPU device: "
                                 "cores - 1, leaving one to gRPC and encoding)."),
+    freed: str = typer.Option(None, help="Track one FreeD camera: UDP ADDR:PORT, PORT or a "
+                              "vendor preset (generic 40000, mosys 8001, stype/ncam 6301, "
+                              "panasonic 1111, sony 52380); ADDR defaults to 127.0.0.1.",
+                              rich_help_panel="FreeD tracking"),
+    freed_config: Path = typer.Option(None, exists=True, dir_okay=False, help="Tracked cameras "
+                                      "from a JSON or TOML file (see docs/freed.md).",
+                                      rich_help_panel="FreeD tracking"),
+    freed_camera_id: int = typer.Option(0, min=0, max=255, help="--freed: the FreeD camera id.",
+                                        rich_help_panel="FreeD tracking"),
+    freed_world: str = typer.Option("procedural:0:outdoor", help="--freed: the world, "
+                                    "procedural:SEED[:KIND] or snapshot:NAME.",
+                                    rich_help_panel="FreeD tracking"),
+    freed_lens: str = typer.Option(None, help="--freed: lens calibration (.json/.csv) or "
+                                   "builtin:default / builtin:broadcast-22x. Without one, "
+                                   "sessions on the camera are refused.",
+                                   rich_help_panel="FreeD tracking"),
+    freed_transform: str = typer.Option("freed", help="--freed: stage preset, freed (this "
+                                        "project's FreeD world) or unreal (Unreal "
+                                        "LiveLinkFreeD's world and decoding).",
+                                        rich_help_panel="FreeD tracking"),
 ) -> None:
     """Serve camera sessions over gRPC until SIGINT/SIGTERM (then shut down gracefully)."""
     from latentstage.runtime.errors import Incompatible, InvalidInput, NotFound
@@ -64,13 +84,15 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key, or neither",
                                  param_hint="--tls-cert/--tls-key")
+    tracked = _freed_config(freed, freed_config, freed_camera_id, freed_world, freed_lens,
+                            freed_transform)
     w, h = parse_size(max_size)
     limits = Limits(max_width=w, max_height=h, max_sessions=max_sessions, max_worlds=max_worlds,
                     max_fps=max_fps, memory_capacity=memory_capacity)
     config = ServerConfig(host=host, port=port, model=model, backend=backend, device=device,
                           limits=limits, snapshot_dir=snapshot_dir or default_snapshot_dir(),
                           metrics_port=metrics_port, tls_cert=tls_cert, tls_key=tls_key,
-                          token_file=token_file, grace_s=grace, threads=threads)
+                          token_file=token_file, grace_s=grace, threads=threads, freed=tracked)
     if host not in ("127.0.0.1", "localhost", "::1") and (tls_cert is None or token_file is None):
         log.warning("event=insecure_bind host=%s tls=%s auth=%s: anyone who can reach this "
                     "address can use the server", host, tls_cert is not None,
@@ -81,3 +103,24 @@ def serve(
     except (InvalidInput, NotFound, Incompatible) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
+
+
+def _freed_config(listen: str | None, path: Path | None, camera_id: int, world: str,
+                  lens: str | None, transform: str):
+    """The tracked cameras of ``--freed`` or ``--freed-config`` (None without either); checked
+    before the model loads, so a typo fails at once."""
+    from latentstage.runtime import freed_config as fc
+    from latentstage.runtime.errors import InvalidInput
+
+    if listen is not None and path is not None:
+        raise typer.BadParameter("give --freed (one camera) or --freed-config (several), not "
+                                 "both", param_hint="--freed/--freed-config")
+    try:
+        if path is not None:
+            return fc.load_config(path)
+        if listen is not None:
+            return fc.single_camera(listen, camera_id, world, lens, transform)
+    except InvalidInput as exc:
+        raise typer.BadParameter(str(exc), param_hint="--freed-config" if path else
+                                 "--freed") from None
+    return None

@@ -55,6 +55,7 @@ class ServerConfig:
     grace_s: float = 5.0  # seconds streams get to finish on shutdown
     threads: int | None = None  # torch CPU threads; None = cores - 1 on a CPU device
     runner: RunnerConfig = field(default_factory=RunnerConfig)  # scheduler knobs
+    freed: object | None = None  # FreeD tracked cameras (runtime.freed_config.FreeDConfig)
 
 
 def channel_options(limits: Limits) -> list[tuple[str, int]]:
@@ -99,6 +100,8 @@ class RunningServer:
         log.info("event=shutdown_begin sessions=%d grace_s=%g", len(self.servicer.runners), grace)
         await self.health.enter_graceful_shutdown()
         self.hub.begin_shutdown()
+        if getattr(self.hub, "tracker", None) is not None:
+            self.hub.tracker.close()  # no more tracker poses
         await self.servicer.shutdown_sessions()
         await self.server.stop(grace)
         await asyncio.get_running_loop().run_in_executor(None, self.hub.shutdown)
@@ -130,6 +133,10 @@ async def start_server(hub, config: ServerConfig) -> RunningServer:
                 else server.add_insecure_port(address))
     except RuntimeError as exc:
         raise InvalidInput("port", address, f"an address this process can bind ({exc})") from None
+    if config.freed is not None:  # worlds created and UDP bound before anyone can connect
+        from latentstage.runtime.tracking import start_tracker
+
+        hub.tracker = await start_tracker(hub, config.freed, metrics)
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -8,6 +8,7 @@ hands in (:class:`latentstage.runtime.hub.Hub`), and the real-time policy lives 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from latentstage.runtime import translate as tr
-from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.errors import InvalidInput, NotFound
 from latentstage.runtime.scheduler import RunnerConfig, SessionObserver, SessionRunner
 from latentstage.runtime.types import ErrorOut, EventKind, EventOut, Exhausted, status_of
 from latentstage.v1 import service_pb2 as pb
@@ -57,7 +58,11 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
     # ----- unary RPCs ------------------------------------------------------------------------
     async def GetServerInfo(self, request: pb.GetServerInfoRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetServerInfoResponse:
-        return pb.GetServerInfoResponse(info=tr.server_info_to_proto(self.hub.info()))
+        info = tr.server_info_to_proto(self.hub.info())
+        tracker = getattr(self.hub, "tracker", None)
+        if tracker is not None:
+            info.tracked_cameras.extend(tr.tracked_camera_to_proto(c) for c in tracker.info())
+        return pb.GetServerInfoResponse(info=info)
 
     async def CreateWorld(self, request: pb.CreateWorldRequest,
                           context: grpc.aio.ServicerContext) -> pb.CreateWorldResponse:
@@ -135,6 +140,9 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
             request, edge = await self.hub.worker.run_io(
                 tr.open_from_proto, first.open, self.hub.limits, self._stride(),
                 int(self.hub.model.sampler_steps))
+            if edge.tracked_camera:  # watch: the camera's world (NOT_FOUND, FAILED_PRECONDITION)
+                world_id = self._tracker(edge.tracked_camera).camera(edge.tracked_camera).world_id
+                request = dataclasses.replace(request, world_id=world_id)
             handle = await self.hub.open_session(request)
         except Exception as exc:
             await self._abort(context, exc)
@@ -147,6 +155,9 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                                    request.settings, save=handle.save, observer=self.observer,
                                    config=self.runner_config)
             self.runners.add(runner)
+            if edge.tracked_camera:
+                self._tracker(edge.tracked_camera).watch(edge.tracked_camera, runner, edge.width,
+                                                         edge.height, edge.stride, edge.bounds)
             tasks = [asyncio.create_task(self._read(requests, runner, edge)),
                      asyncio.create_task(runner.run())]
             opened = EventOut(EventKind.SESSION_OPENED, f"session open on world {world_id}",
@@ -158,12 +169,22 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
             for task in tasks:
                 task.cancel()
             self.runners.discard(runner)
+            if runner is not None and edge.tracked_camera:
+                self._tracker(edge.tracked_camera).unwatch(edge.tracked_camera, runner)
             self.hub.close_session(handle)
             if runner is not None:
                 log.info("event=session_closed session=%s world=%s frames=%d poses_skipped=%d "
                          "frames_dropped=%d cancelled=%s", handle.session_id, world_id,
                          runner.frames, runner.poses_skipped, runner.outbound.frames_dropped,
                          context.cancelled())
+
+    def _tracker(self, name: str):
+        """The hub's FreeD tracker, or NOT_FOUND when the server tracks no cameras."""
+        tracker = getattr(self.hub, "tracker", None)
+        if tracker is None:
+            raise NotFound(f"open.tracked_camera {name!r}: this server tracks no cameras (start "
+                           "it with latentstage serve --freed or --freed-config)")
+        return tracker
 
     async def _read(self, requests, runner: SessionRunner, edge: tr.Edge) -> None:
         """Feed client messages to the runner; a bad message becomes an Error, not the end."""

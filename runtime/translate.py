@@ -284,10 +284,15 @@ class Edge:
     stride: int  # latent stride, pixels
     bounds: ResolutionBounds  # server size limits
     intrinsics: Intrinsics | None = None  # current lens at the output size (Open or last Pose)
+    tracked_camera: str = ""  # the tracked camera this session watches ("" = it sends poses)
 
 
 def pose_from_proto(msg: pb.Pose, edge: Edge, received_ns: int = 0) -> PoseIn:
     """Validate and convert a Pose; a pose's lens becomes the session's current lens."""
+    if edge.tracked_camera:
+        raise InvalidInput("pose", f"a Pose (frame_id {msg.frame_id})", "no Pose messages: this "
+                           f"session watches tracked camera {edge.tracked_camera!r}, whose "
+                           "tracker gives the poses")
     if not msg.HasField("position"):
         raise InvalidInput("pose.position", None, "a Vec3 (required)")
     if not msg.HasField("rotation"):
@@ -324,8 +329,12 @@ def open_from_proto(msg: pb.Open, limits: Limits, stride: int, default_steps: in
     """Validate an Open: the request for the hub and the session's edge."""
     bounds = ResolutionBounds(stride, stride, limits.max_width, limits.max_height)
     which = msg.WhichOneof("world")
-    if which is None:
-        raise InvalidInput("open.world", None, "world_id (an existing world) or new_world")
+    tracked = text_field(msg.tracked_camera, "open.tracked_camera")
+    if tracked:
+        check_tracked_open(msg)
+    elif which is None:
+        raise InvalidInput("open.world", None, "world_id (an existing world), new_world, or "
+                           "tracked_camera")
     if not msg.HasField("size"):
         raise InvalidInput("open.size", None, "the output size in pixels (required)")
     width, height = size_from_proto(msg.size, "open.size", bounds, stride)
@@ -340,7 +349,8 @@ def open_from_proto(msg: pb.Open, limits: Limits, stride: int, default_steps: in
     steps = msg.sampler_steps or default_steps
     if not 1 <= steps <= 4:
         raise InvalidInput("open.sampler_steps", steps, "1..4 (0 = the model's default)")
-    conv = _enum(msg.convention, CONVENTIONS, "open.convention", cpb.Convention)
+    conv = _enum(msg.convention or (cpb.CONVENTION_OPENCV if tracked else 0), CONVENTIONS,
+                 "open.convention", cpb.Convention)
     stage = stage_from_proto(conv, msg.stage, "open.stage")
     pacing = _enum(msg.pacing, PACINGS, "open.pacing", pb.Pacing)
     if msg.prediction not in (pb.PREDICTION_UNSPECIFIED, pb.PREDICTION_OFF, pb.PREDICTION_ON):
@@ -355,7 +365,10 @@ def open_from_proto(msg: pb.Open, limits: Limits, stride: int, default_steps: in
         edge.intrinsics = lens_to_intrinsics(msg.lens, conv, width, height, "open.lens", bounds)
     settings = StreamSettings(width, height, encoding, quality, fps, steps, msg.seed, pacing,
                               predict, latency / 1000, bottom_up=msg.bottom_up)
-    if which == "world_id":
+    if tracked:  # the service attaches the camera's world
+        edge.tracked_camera = tracked
+        request = OpenRequest(settings)
+    elif which == "world_id":
         if not msg.world_id:
             raise InvalidInput("open.world_id", "", "the id of a world (see ListWorlds)")
         request = OpenRequest(settings, world_id=msg.world_id)
@@ -366,6 +379,28 @@ def open_from_proto(msg: pb.Open, limits: Limits, stride: int, default_steps: in
     request = OpenRequest(request.settings, request.world_id, request.new_world,
                           text_field(msg.client_name, "open.client_name"))
     return request, edge
+
+
+def check_tracked_open(msg: pb.Open) -> None:
+    """An Open that watches a tracked camera takes its world and lens from the camera and its
+    pace from the tracker: world, lens and LOCKSTEP are refused."""
+    if msg.WhichOneof("world") is not None:
+        raise InvalidInput(f"open.{msg.WhichOneof('world')}", "set", "unset: a session watching "
+                           "open.tracked_camera renders that camera's world")
+    if msg.HasField("lens"):
+        raise InvalidInput("open.lens", "set", "unset: a tracked camera's lens comes from its "
+                           "calibration and the tracker's zoom")
+    if msg.pacing == pb.PACING_LOCKSTEP:
+        raise InvalidInput("open.pacing", "PACING_LOCKSTEP", "PACING_REALTIME: a tracked camera "
+                           "is paced by its tracker (latest pose wins)")
+
+
+def tracked_camera_to_proto(info) -> pb.TrackedCameraInfo:
+    """A :class:`~latentstage.runtime.tracking.TrackedCameraInfo` on the wire."""
+    return pb.TrackedCameraInfo(name=info.name, world_id=info.world_id,
+                                freed_camera_id=info.freed_camera_id, listen=info.listen,
+                                packets=info.packets, dropped=info.dropped,
+                                watchers=info.watchers)
 
 
 def control_from_proto(msg: pb.Control, limits: Limits) -> ControlIn:

@@ -59,6 +59,7 @@ class EventKind(StrEnum):
     SETTINGS_CHANGED = "settings_changed"
     SESSION_CLOSED = "session_closed"
     SERVER_SHUTTING_DOWN = "server_shutting_down"
+    TRACKER_DROPPED = "tracker_dropped"  # a watched tracked camera's listener dropped datagrams
 
 
 # ----- errors the service maps to status codes beyond runtime.errors -----------------------------

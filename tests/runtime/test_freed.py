@@ -221,3 +221,49 @@ def test_pose_to_freed_of_look_at():
     assert p.tilt_deg == pytest.approx(-math.degrees(math.atan2(1.0, 10.0)))
     assert p.roll_deg == pytest.approx(0.0, abs=1e-9)
     assert p.z_mm == pytest.approx(2000.0)
+
+
+# ----- Unreal LiveLinkFreeD compatibility ------------------------------------------------------
+def unreal_s24(field: bytes) -> int:
+    """LiveLinkFreeD's Decode_Signed_*: the raw 24 bits, minus 0xFFFFFF when the top bit is
+    set (two's complement would subtract 0x1000000)."""
+    raw = int.from_bytes(field, "big")
+    return raw - 0xFFFFFF if field[0] & 0x80 else raw
+
+
+@pytest.mark.parametrize(("field", "exact", "unreal"), [
+    (b"\xff\xff\xff", -1, 0),
+    (b"\x80\x00\x00", -(2**23), -(2**23) + 1),
+    (b"\xdf\x78\xaa", -2131798, -2131797),
+    (b"\x7f\xff\xff", 2**23 - 1, 2**23 - 1),  # positives are the same
+    (b"\x00\x47\xef", 18415, 18415),
+])
+def test_unreal_compat_reads_negative_fields_one_count_closer_to_zero(field, exact, unreal):
+    body = b"\xd1\x05" + field * 6 + bytes(8)
+    data = with_checksum(body)
+    e, u = decode(data), decode(data, unreal_compat=True)
+    assert (e.pan_deg, e.z_mm) == (exact / 32768, exact / 64)
+    assert (u.pan_deg, u.tilt_deg, u.roll_deg) == (unreal / 32768,) * 3
+    assert (u.x_mm, u.y_mm, u.z_mm) == (unreal / 64,) * 3
+    assert unreal == unreal_s24(field)
+    assert (u.camera_id, u.zoom, u.focus) == (e.camera_id, e.zoom, e.focus)
+
+
+def test_unreal_compat_on_the_design_vector():
+    u = decode(VECTOR, unreal_compat=True)
+    assert u.pan_deg == -2131797 / 32768  # one count above the exact -2131798
+    assert u.tilt_deg == 18415 / 32768 and u.zoom == 16384 and u.focus == 5377
+
+
+def test_second_public_vector():
+    # Published as d1002198d8ffeb94 + zero bytes + 0028c60013b9d1ffd6: roll, X, Y and Z are the
+    # 12 zero bytes (the zoom field's own leading 00 follows); 29 bytes, checksum 0xd6.
+    data = bytes.fromhex("d1002198d8ffeb94") + bytes(12) + bytes.fromhex("0028c60013b9d1ffd6")
+    p = decode(data)
+    assert round(p.pan_deg, 5) == 67.19409 and p.pan_deg == 0x2198D8 / 32768
+    assert p.tilt_deg == -5228 / 32768 and round(p.tilt_deg, 7) == -0.1595459
+    assert (p.zoom, p.focus, p.spare) == (10438, 5049, 0xD1FF)
+    assert freed.checksum(data) == 0xD6 and encode(p) == data
+    with pytest.raises(InvalidInput) as e:  # with 13 zero bytes it is 30 bytes long
+        decode(bytes.fromhex("d1002198d8ffeb94") + bytes(13) + bytes.fromhex("0028c60013b9d1ffd6"))
+    assert e.value.field == "freed.length"

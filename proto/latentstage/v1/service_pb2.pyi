@@ -48,6 +48,7 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_SETTINGS_CHANGED: _ClassVar[EventKind]
     EVENT_KIND_SESSION_CLOSED: _ClassVar[EventKind]
     EVENT_KIND_SERVER_SHUTTING_DOWN: _ClassVar[EventKind]
+    EVENT_KIND_TRACKER_DROPPED: _ClassVar[EventKind]
 
 class WorldKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -80,6 +81,7 @@ EVENT_KIND_WORLD_SAVED: EventKind
 EVENT_KIND_SETTINGS_CHANGED: EventKind
 EVENT_KIND_SESSION_CLOSED: EventKind
 EVENT_KIND_SERVER_SHUTTING_DOWN: EventKind
+EVENT_KIND_TRACKER_DROPPED: EventKind
 WORLD_KIND_UNSPECIFIED: WorldKind
 WORLD_KIND_INDOOR: WorldKind
 WORLD_KIND_OUTDOOR: WorldKind

@@ -10,6 +10,9 @@
  *    never throws, and never aborts the process. On failure ls_last_error() names the field,
  *    the value and what was expected, in the same words the server uses for server errors.
  *  - Every function is thread-safe. Handles may be used from any thread.
+ *  - Handles (ls_client*, ls_session*) are opaque ids, never dereferenced by the caller and
+ *    never reused: a call with a destroyed or closed handle returns LS_CLOSED, a made-up one
+ *    LS_INVALID_ARGUMENT, instead of crashing. ls_frame* is a real pointer (read its fields).
  *  - Strings in are UTF-8, NUL-terminated, owned by the caller and copied before return.
  *    Strings out (ls_last_error, ls_status_name, ls_version) are owned by the library.
  *  - Structs passed in start with `struct_size` where they may grow: initialise them with
@@ -78,14 +81,20 @@ typedef enum ls_status {
 LS_API const char* ls_status_name(ls_status status);
 
 /* The calling thread's message for its last failed call ("" if none). Valid until the same
- * thread's next call into the library. Names the field and the value, e.g.
- * "session_options.width: 0: 1..3840 pixels". */
+ * thread's next call into the library. Names the field, the value and what was expected, in
+ * the server's words, e.g. "session_options.width: got 5000, expected 1..3840 pixels (the
+ * server's max_width)"; the server's own messages (status and Error) are passed verbatim. */
 LS_API const char* ls_last_error(void);
 
 /* "0.2.0" (library version). */
 LS_API const char* ls_version(void);
 /* LS_ABI_VERSION of the library actually loaded: compare with the header's. */
 LS_API uint32_t ls_abi_version(void);
+/* sizeof(struct) in the loaded library, by name without "struct" ("ls_frame", "ls_pose",
+ * "ls_session_options", "ls_session_stats", "ls_server_info", "ls_world_info",
+ * "ls_connect_options", "ls_lens", "ls_timecode"); 0 for other names. For bindings that
+ * declare the structs themselves (P/Invoke, ctypes) to check their layout. Added in 0.2.0. */
+LS_API size_t ls_struct_size(const char* name);
 
 /* ----- enums (values equal the proto's) --------------------------------------------------- */
 typedef enum ls_convention {
@@ -181,9 +190,11 @@ LS_API void ls_connect_options_init(ls_connect_options* options);
  * a server of another protocol revision. *out is set on success only. */
 LS_API ls_status ls_client_connect(const ls_connect_options* options, ls_client** out);
 
-/* Destroy a client. Sessions opened from it are closed (their reader threads joined); frames
- * still acquired stay readable until released. Safe on NULL. Never hangs longer than about
- * the client's timeout. */
+/* Destroy a client. Sessions opened from it are cancelled and freed (their threads joined):
+ * their handles become invalid (calls on them return LS_CLOSED; ls_session_close on them is
+ * harmless). Frames still acquired stay readable until released. Unary calls in flight on
+ * other threads return LS_CANCELLED. Safe on NULL. Never hangs longer than about the
+ * client's timeout. */
 LS_API ls_status ls_client_destroy(ls_client* client);
 
 typedef struct ls_server_info {
@@ -290,12 +301,15 @@ LS_API ls_session_state ls_session_get_state(ls_session* session);
 
 /* After LS_SESSION_DISCONNECTED: open a new stream with the same options, attached to the
  * same world (by the id the server gave it). Fails with the server's status if the world is
- * gone. Frames still acquired stay valid. */
+ * gone (LS_NOT_FOUND; the session stays DISCONNECTED): a new world that is not kept
+ * (new_world_keep = 0) is freed with its last stream, so to survive a lost connection attach
+ * to a created world or set new_world_keep. Poses not yet sent are discarded. Frames still
+ * acquired stay valid. Any other state is LS_INVALID_ARGUMENT. */
 LS_API ls_status ls_session_reopen(ls_session* session);
 
 /* Close: send Close, wait (up to the client's timeout) for the in-flight frame, join the
- * reader, free the session. Frames still acquired stay readable until released. Safe on
- * NULL. The handle is invalid afterwards. */
+ * reader, free the session. LOCKSTEP poses not yet sent are discarded. Frames still acquired
+ * stay readable until released. Safe on NULL. The handle is invalid afterwards (LS_CLOSED). */
 LS_API ls_status ls_session_close(ls_session* session);
 
 typedef enum ls_rotation_form {
@@ -338,6 +352,12 @@ LS_API ls_status ls_session_submit_unreal_quat(ls_session* session, uint64_t fra
 LS_API ls_status ls_session_submit_unity(ls_session* session, uint64_t frame_id,
                                          int64_t capture_time_ns, const double position_m[3],
                                          const double quat_xyzw[4]);
+/* A 4x4 camera-to-world in the session's convention: ROW-MAJOR, column vectors (translation
+ * in m[3], m[7], m[11]; last row 0 0 0 1, else LS_INVALID_ARGUMENT). With LS_CONVENTION_OPENCV
+ * this is the canonical pose. Refused for Unreal (an FMatrix in memory order is the
+ * transpose). Added in 0.2.0 (ABI 1). */
+LS_API ls_status ls_session_submit_matrix4(ls_session* session, uint64_t frame_id,
+                                           int64_t capture_time_ns, const double m[16]);
 
 /* A received frame. Everything it points to is owned by the library and stays valid until
  * ls_session_release_frame; the pixels are never written while the frame is acquired. */
