@@ -5,8 +5,9 @@ The C# program (tests/unity/*.cs) checks its structs against a C compiler's view
 latentstage.h, then opens sessions on the server started here: 100 Unity-convention poses in
 LOCKSTEP must give the Python client's frames for the same poses, byte for byte (BGRA rows
 bottom-up against RGB rows top-down), with the frame ids, capture times and timecodes echoed,
-and no managed allocation per frame. Without mcs, mono or the library these tests are skipped
-locally and FAIL in CI (CI=true), with the commands to run.
+and no managed allocation per frame; a session watching the server's FreeD-tracked camera gets
+frames for the datagrams the C# test sends it and refuses poses. Without mcs, mono or the
+library these tests are skipped locally and FAIL in CI (CI=true), with the commands to run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import pytest
 
 from latentstage.engine_bridge import client as C
 from latentstage.runtime import conventions as cv
-from latentstage.runtime.bench_serve import tiny_checkpoint
+from latentstage.runtime import freed
+from latentstage.runtime import freed_config as fc
+from latentstage.runtime.bench_serve import orbit, tiny_checkpoint
 from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.types import Limits
@@ -62,8 +65,12 @@ def mono_exe(tmp_path_factory) -> Path:
         pytest.fail(f"mcs failed on the Unity package's Runtime/Native:\n{e.stdout}{e.stderr}")
 
 
+TRACKED = "stage-a"  # the server's FreeD-tracked camera (FreeD id 1, loopback UDP)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """A server with the tiny checkpoint and one FreeD-tracked camera, TRACKED."""
     import torch
 
     threads = torch.get_num_threads()
@@ -71,7 +78,11 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("unity_server")
     hub = Hub.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
                    Limits(max_width=256, max_height=256, memory_capacity=8192), tmp / "snaps")
-    with ServerThread(hub, ServerConfig(port=0)) as st:
+    freed = fc.from_dict({
+        "worlds": {"tracked": {"procedural": {"seed": 0, "kind": "outdoor"}}},
+        "cameras": [{"name": TRACKED, "freed_camera_id": 1, "listen": "127.0.0.1:0",
+                     "world": "tracked", "lens": "builtin:default"}]})
+    with ServerThread(hub, ServerConfig(port=0, freed=freed)) as st:
         yield st
     torch.set_num_threads(threads)
 
@@ -192,6 +203,14 @@ def unity_poses(n: int) -> list[RefPose]:
     return poses
 
 
+def write_tracker(out: Path, port: int, packets: int = 40) -> None:
+    """tracked.txt: the tracked camera's name and UDP port, then FreeD D1 datagrams (hex) of a
+    slow orbit for it, which the C# test sends while it watches."""
+    lines = [f"{TRACKED} {port}"] + [freed.encode(freed.pose_to_freed(c2w, camera_id=1)).hex()
+                                     for c2w in orbit(packets, radius=0.5)]
+    (out / "tracked.txt").write_text("\n".join(lines) + "\n")
+
+
 def write_references(target: str, out: Path) -> Path:
     """Renders the poses with the Python client (RAW_RGB8, top-down) into ``out``."""
     out.mkdir(parents=True)
@@ -246,6 +265,7 @@ def native_library() -> Path:
 def test_bindings_against_a_server(mono_exe, native_library, server, tmp_path):
     library = native_library
     refs = write_references(server.target, tmp_path / "refs")
+    write_tracker(refs, server.hub.tracker.cameras[TRACKED].listener.port)
     proc = run_mono(mono_exe, "test", server.target, str(refs), env=harness.run_env(library))
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output

@@ -21,12 +21,13 @@ HEADER_DIR = ROOT / "engine_bridge" / "native" / "include"
 HEADER = HEADER_DIR / "latentstage" / "latentstage.h"
 #: The file the bindings' [DllImport("latentstage_client")] resolves to on Linux and macOS.
 LIBRARY_NAMES = ("liblatentstage_client.so", "liblatentstage_client.dylib")
-#: Where the build puts the library (root CMakeLists.txt), newest first when several exist.
-LIBRARY_DIRS = ("build/native", "build")
+#: Where `make native-build` (the root CMakeLists.txt) puts the library. Other trees under build/
+#: (native-asan, native-tsan) hold sanitizer builds that mono cannot load.
+LIBRARY_DIR = "build/native"
 
 BUILD_HELP = ("make deps   # mono-mcs, mono-runtime, cmake, g++, gRPC C++ (Debian packages)\n"
-              "cmake -S . -B build/native -DCMAKE_BUILD_TYPE=Release && "
-              "cmake --build build/native -j2")
+              "make native-build   # or: cmake -S . -B build/native -DCMAKE_BUILD_TYPE=Release "
+              "&& cmake --build build/native -j2")
 
 
 def tools() -> dict[str, str | None]:
@@ -36,8 +37,8 @@ def tools() -> dict[str, str | None]:
 
 
 def native_library() -> Path | None:
-    """The built client library: $LATENTSTAGE_NATIVE_LIB (a file or its folder), else the
-    newest liblatentstage_client under build/native or build/."""
+    """The built client library: $LATENTSTAGE_NATIVE_LIB (a file or its folder, as `make test`
+    sets it), else build/native/liblatentstage_client.{so,dylib}."""
     env = os.environ.get("LATENTSTAGE_NATIVE_LIB")
     if env:
         path = Path(env)
@@ -45,9 +46,8 @@ def native_library() -> Path | None:
             found = [path / n for n in LIBRARY_NAMES if (path / n).exists()]
             return found[0] if found else None
         return path if path.exists() else None
-    found = [p for d in LIBRARY_DIRS if (ROOT / d).is_dir()
-             for n in LIBRARY_NAMES for p in (ROOT / d).rglob(n)]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+    found = [ROOT / LIBRARY_DIR / n for n in LIBRARY_NAMES if (ROOT / LIBRARY_DIR / n).exists()]
+    return found[0] if found else None
 
 
 def run_env(library: Path) -> dict[str, str]:
