@@ -1,6 +1,6 @@
 """Per-frame managed overhead of the Unity binding under mono against the C library alone.
 
-    python tests/unity/bench_unity.py [--size 640x360] [--frames 100] [--rounds 3]
+    python tests/unity/bench_unity.py [--size 640x360] [--frames 100] [--rounds 5]
 
 It starts one server (a tiny untrained checkpoint on the CPU: the server's speed does not enter
 the figures, only the client's calls are timed), compiles Bench.cs with the binding (mcs) and
@@ -145,7 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="640x360", help="frame size WIDTHxHEIGHT")
     parser.add_argument("--frames", type=int, default=100, help="timed frames per round")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of each client")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each client")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     result = run(args)
