@@ -22,7 +22,7 @@ TORCH_IS = import sys, torch; sys.exit(torch.__version__.split("+")[0] != "$(TOR
 	or (torch.version.cuda is None) != ("$(1)" == "cpu"))
 
 .PHONY: setup deps tools demo flythrough test lint clean torch-cpu torch-cuda native \
-	native-build native-test native-asan native-tsan native-bench
+	native-build native-test native-asan native-tsan native-bench unity unity-test bench-unity
 
 setup: $(STAMP)
 
@@ -135,10 +135,24 @@ native-tsan: $(STAMP) deps
 # liblatentstage_counters.so from there): native-build builds both.
 native-bench: native-build
 
-test: $(STAMP) deps tools lint native-build
+test: $(STAMP) deps tools lint native-build unity
 	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) LATENTSTAGE_NATIVE_BUILD=$(abspath $(NATIVE_BUILD)) \
 		$(BIN)/python -m pytest
 	$(MAKE) native
+
+# The Unity package's binding layer (engine_bridge/unity/.../Runtime/Native) and its mono test
+# program, compiled with mcs into build/unity: `make test` stops here on a compile error. The
+# tests run in pytest (tests/engine_bridge/test_unity_bindings.py: mono against a real server
+# through the native library; tests/unity: the package's files). CI=true fails them, not skips,
+# when mcs, mono or the library is missing.
+unity: $(STAMP) deps
+	$(BIN)/python tests/unity/harness.py
+unity-test: unity native-build
+	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) \
+		$(BIN)/python -m pytest -q tests/engine_bridge/test_unity_bindings.py tests/unity
+# Per-frame managed overhead of the C# binding under mono against the C library alone.
+bench-unity: unity native-build
+	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) $(BIN)/python tests/unity/bench_unity.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
