@@ -452,6 +452,10 @@ TEST(Ownership, AcquireLimitDoubleReleaseAndForeignSession) {
   ls_session *s = nullptr, *other = nullptr;
   LS_ASSERT_OK(ls_session_open(c, &o, &s));
   LS_ASSERT_OK(ls_session_open(c, &o, &other));
+  const ls_frame* none = nullptr;  // an engine tick with no new frame: a poll, not an error
+  EXPECT_EQ(ls_session_acquire_frame(s, 0, &none), LS_TIMEOUT);
+  EXPECT_EQ(none, nullptr);
+  EXPECT_STREQ(ls_last_error(), "session: no new frame (poll)");
   LS_ASSERT_OK(ls_session_submit_unreal(s, 1, 0, kLoc, kRot));
   const ls_frame* f = FrameFor(s, 1);
   ASSERT_NE(f, nullptr);

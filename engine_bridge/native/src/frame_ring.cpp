@@ -87,15 +87,20 @@ ls_status FrameRing::acquire(uint32_t timeout_ms, const ls_frame** out, int* slo
   auto ended = [&] {
     return state_ == LS_SESSION_DISCONNECTED || state_ == LS_SESSION_CLOSED;
   };
-  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-               [&] { return ready_ >= 0 || ended(); });
+  if (timeout_ms > 0) {  // a poll (an engine tick without a new frame) never waits
+    cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                 [&] { return ready_ >= 0 || ended(); });
+  }
   if (ready_ < 0) {
     if (state_ == LS_SESSION_DISCONNECTED) {
       return fail(LS_DISCONNECTED, "session: disconnected (" + end_message_ +
                                        "): reopen it with ls_session_reopen");
     }
     if (state_ == LS_SESSION_CLOSED) return fail(LS_CLOSED, "session: closed (" + end_message_ + ")");
-    return fail(LS_TIMEOUT, format("session: no frame within %u ms", timeout_ms));
+    // Not an error, and the common case of a poll: a fixed message, nothing formatted.
+    return fail(LS_TIMEOUT, timeout_ms == 0 ? "session: no new frame (poll)"
+                                            : format("session: no frame within %u ms",
+                                                     timeout_ms));
   }
   if (acquired_ + 1 >= slots_.size()) {  // another thread acquired meanwhile
     return fail(LS_BUSY, format("session: %u frames acquired, at most frame_buffers - 1 = %zu "
