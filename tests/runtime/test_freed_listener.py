@@ -18,7 +18,7 @@ from latentstage.engine_bridge import client as C
 from latentstage.runtime import freed
 from latentstage.runtime import freed_config as fc
 from latentstage.runtime import lens_calibration as L
-from latentstage.runtime.bench_serve import orbit, tiny_checkpoint
+from latentstage.runtime.bench_serve import orbit
 from latentstage.runtime.camera import ResolutionBounds
 from latentstage.runtime.errors import Incompatible, NotFound
 from latentstage.runtime.hub import Hub
@@ -181,16 +181,6 @@ def test_watching_needs_a_known_camera_with_a_lens():
 
 
 # ----- through a server ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def server(ckpt, tmp_path_factory):
     snaps = tmp_path_factory.mktemp("snaps")

@@ -18,6 +18,8 @@ import zlib
 import grpc
 import numpy as np
 import pytest
+from support import seed_world
+from support import start_server as start
 
 from latentstage.engine_bridge import client as C
 from latentstage.runtime import snapshot as snap
@@ -28,7 +30,6 @@ from latentstage.runtime.guards import Guards
 from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import (
     ServerConfig,
-    ServerThread,
     insecure_bind_warnings,
     is_loopback,
 )
@@ -37,25 +38,6 @@ from latentstage.v1 import service_pb2 as pb
 
 SIZE = (64, 48)
 SERVICE = "/latentstage.v1.LatentStageService/"
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
-    torch.set_num_threads(threads)
-
-
-def start(ckpt, snapshot_dir, *, guards: Guards | None = None, config: dict | None = None,
-          **limits) -> ServerThread:
-    lim = Limits(**{"max_width": 256, "max_height": 256, "max_sessions": 6, "max_worlds": 8,
-                    "memory_capacity": 8192, **limits})
-    hub = Hub.load(str(ckpt), "torch", "cpu", lim, snapshot_dir)
-    return ServerThread(hub, ServerConfig(port=0, snapshot_dir=snapshot_dir,
-                                          guards=guards or Guards(), **(config or {}))).start()
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +51,6 @@ def server(ckpt, tmp_path_factory):
 def client(server):
     with C.SyncClient(server.target) as c:
         yield c
-
-
-def seed_world(keep: bool = False) -> pb.WorldSpec:
-    y, x = np.mgrid[0:48, 0:64]
-    rgb = np.stack([x * 4, y * 5, (x * y) % 255], -1).astype(np.uint8)
-    return C.seed_image_world(rgb, np.full((48, 64), 4.0, np.float32), keep=keep)
 
 
 def open_msg(world, **kw) -> pb.Open:
@@ -353,8 +329,8 @@ def test_undecodable_request_bytes_are_invalid_with_one_log_line(server, caplog)
 
 # ----- 6. idle sessions, per-client caps, slot release -------------------------------------------
 def test_idle_sessions_are_closed_and_free_their_slots(ckpt, tmp_path):
-    st = start(ckpt, tmp_path, max_sessions=3, guards=Guards(
-        idle_timeout_s=1.0, sessions_per_peer=0, release_wait_s=0.05))
+    st = start(ckpt, tmp_path, max_sessions=3, config={"guards": Guards(
+        idle_timeout_s=1.0, sessions_per_peer=0, release_wait_s=0.05)})
     try:
         with C.SyncClient(st.target) as client:
             idle = [client.session(open_msg(C.empty_world())) for _ in range(3)]
@@ -381,7 +357,7 @@ def test_per_peer_and_per_token_caps(ckpt, tmp_path):
     tokens.write_text("alpha\nbeta\n")
     guards = Guards(idle_timeout_s=0, sessions_per_peer=3, sessions_per_token=2,
                     worlds_per_peer=0, worlds_per_token=2)
-    st = start(ckpt, tmp_path, guards=guards, config={"token_file": tokens})
+    st = start(ckpt, tmp_path, config={"guards": guards, "token_file": tokens})
     try:
         with C.SyncClient(st.target, token="alpha") as a, \
                 C.SyncClient(st.target, token="beta") as b:
@@ -410,8 +386,8 @@ def test_per_peer_and_per_token_caps(ckpt, tmp_path):
 def test_a_cancelled_session_frees_its_slot_before_the_next_open(ckpt, tmp_path):
     """Four clients cycle open, pose, (frame,) cancel on a four-slot server: every Open gets
     the slot its own client just left (before the fix about 1.5% were refused)."""
-    st = start(ckpt, tmp_path, max_sessions=4, guards=Guards(idle_timeout_s=0,
-                                                             sessions_per_peer=0))
+    st = start(ckpt, tmp_path, max_sessions=4,
+               config={"guards": Guards(idle_timeout_s=0, sessions_per_peer=0)})
     try:
         msg = open_msg(C.empty_world())
 

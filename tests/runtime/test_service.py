@@ -11,39 +11,19 @@ import time
 import grpc
 import numpy as np
 import pytest
+from support import seed_world
+from support import start_server as start
 
 from latentstage.engine_bridge import client as C
 from latentstage.runtime import conventions as cv
-from latentstage.runtime.bench_serve import tiny_checkpoint
 from latentstage.runtime.camera import look_at
-from latentstage.runtime.hub import Hub
-from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.timecode import Timecode
-from latentstage.runtime.types import Limits
 from latentstage.v1 import camera_pb2 as cpb
 from latentstage.v1 import service_pb2 as pb
 from latentstage.v1 import service_pb2_grpc as pb_grpc
 
 SIZE = (64, 48)
 FOV = 80.0
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: threads only contend on a shared CPU
-    yield tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
-    torch.set_num_threads(threads)
-
-
-def start(ckpt, snapshot_dir, *, config: dict | None = None, **limits) -> ServerThread:
-    lim = Limits(**{"max_width": 256, "max_height": 256, "max_sessions": 6, "max_worlds": 8,
-                    "memory_capacity": 8192, **limits})
-    hub = Hub.load(str(ckpt), "torch", "cpu", lim, snapshot_dir)
-    return ServerThread(hub, ServerConfig(port=0, snapshot_dir=snapshot_dir,
-                                          **(config or {}))).start()
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +37,6 @@ def server(ckpt, tmp_path_factory):
 def client(server):
     with C.SyncClient(server.target) as c:
         yield c
-
-
-def seed_world(keep: bool = False) -> pb.WorldSpec:
-    y, x = np.mgrid[0:48, 0:64]
-    rgb = np.stack([x * 4, y * 5, (x * y) % 255], -1).astype(np.uint8)
-    return C.seed_image_world(rgb, np.full((48, 64), 4.0, np.float32), keep=keep)
 
 
 def loop_trajectory(n: int) -> np.ndarray:
