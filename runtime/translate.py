@@ -347,10 +347,9 @@ def pose_from_proto(msg: pb.Pose, edge: Edge, received_ns: int = 0) -> PoseIn:
     return PoseIn(msg.frame_id, msg.capture_time_ns, tc, c2w, render_k, mask, received_ns)
 
 
-def size_from_proto(size: pb.Size, field: str, bounds: ResolutionBounds, stride: int
-                    ) -> tuple[int, int]:
+def size_from_proto(size: pb.Size, field: str, bounds: ResolutionBounds) -> tuple[int, int]:
     """An output size: any size within the bounds. Frames are rendered on the next multiple of
-    ``stride`` (at most ``stride - 1`` pixels more per side) and cropped back."""
+    the latent stride (:meth:`Intrinsics.padded`) and cropped back when encoded."""
     bounds.check(int(size.width), int(size.height), field)
     return int(size.width), int(size.height)
 
@@ -368,7 +367,7 @@ def open_from_proto(msg: pb.Open, limits: Limits, stride: int, default_steps: in
                            "tracked_camera")
     if not msg.HasField("size"):
         raise InvalidInput("open.size", None, "the output size in pixels (required)")
-    width, height = size_from_proto(msg.size, "open.size", bounds, stride)
+    width, height = size_from_proto(msg.size, "open.size", bounds)
     encoding = _enum(msg.encoding, ENCODINGS, "open.encoding", pb.Encoding)
     quality = msg.jpeg_quality or 90
     if not 1 <= quality <= 100:

@@ -172,7 +172,7 @@ def test_stage(stage, conv):
 @given(size=messages(pb.Size))
 def test_size(size):
     try:
-        w, h = tr.size_from_proto(size, "open.size", BOUNDS, 8)
+        w, h = tr.size_from_proto(size, "open.size", BOUNDS)
     except InvalidInput as exc:
         check_error(exc)
         return
