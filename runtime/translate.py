@@ -11,6 +11,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from fractions import Fraction
 
 import numpy as np
@@ -316,6 +317,14 @@ class Edge:
     bounds: ResolutionBounds  # server size limits
     intrinsics: Intrinsics | None = None  # current lens at the output size (Open or last Pose)
     tracked_camera: str = ""  # the tracked camera this session watches ("" = it sends poses)
+    # (lens, that lens padded to the stride grid): padded once per lens, not once per pose
+    _padded: tuple[Intrinsics, Intrinsics] | None = dataclass_field(default=None, repr=False)
+
+    def render_intrinsics(self) -> Intrinsics:
+        """The current lens on the stride grid frames are rendered on (cropped when encoded)."""
+        if self._padded is None or self._padded[0] is not self.intrinsics:
+            self._padded = (self.intrinsics, self.intrinsics.padded(self.stride)[0])
+        return self._padded[1]
 
 
 def pose_from_proto(msg: pb.Pose, edge: Edge, received_ns: int = 0) -> PoseIn:
@@ -343,8 +352,8 @@ def pose_from_proto(msg: pb.Pose, edge: Edge, received_ns: int = 0) -> PoseIn:
         mask = mask_from_proto(msg.dynamic_mask, edge.width, edge.height, edge.stride,
                                "pose.dynamic_mask")
     edge.intrinsics = k
-    render_k = k.padded(edge.stride)[0]  # rendered on the stride grid, cropped when encoded
-    return PoseIn(msg.frame_id, msg.capture_time_ns, tc, c2w, render_k, mask, received_ns)
+    return PoseIn(msg.frame_id, msg.capture_time_ns, tc, c2w, edge.render_intrinsics(), mask,
+                  received_ns)
 
 
 def size_from_proto(size: pb.Size, field: str, bounds: ResolutionBounds) -> tuple[int, int]:
