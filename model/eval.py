@@ -115,9 +115,9 @@ class _Conditioner:
         self.rgb = RGBPointCloudMemory(device) if kind == "rgb" else None
 
     def readout(self, k: Intrinsics, c2w: np.ndarray) -> Readout:
-        h, w = k.height // self.stride, k.width // self.stride
+        _h, _w = k.height // self.stride, k.width // self.stride
         if self.rgb is None:
-            return self.latent.readout(k, c2w, h, w)
+            return self.latent.readout(self.latent.camera(k, c2w))
         r = self.rgb.render(k, c2w)
         feats = self.model.encode(r.rgb[None])[0]
         cov = F.avg_pool2d(r.coverage[None, None], self.stride)[0, 0]
@@ -141,7 +141,8 @@ class _Conditioner:
         if self.kind == "none":
             self.latent.clear()  # only the previous frame is kept
             confidence = None
-        self.latent.write(latent, depth, k, c2w, sky_mask=sky, confidence=confidence)
+        self.latent.write(latent, depth, self.latent.camera(k, c2w), sky_mask=sky,
+                          confidence=confidence)
 
 
 @dataclass
@@ -180,7 +181,7 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
         c2w = gt["c2w"][i]
         start = time.perf_counter()
         readout = cond_mem.readout(k, c2w)
-        cond = build_cond(readout, k, c2w, spec.stride)
+        cond = build_cond(readout, cond_mem.latent.camera(k, c2w))
         latent, depth = sample(model.denoise, cond, steps, frame_seed(seed, i),
                                (1, spec.channels, *cond.shape[-2:]))
         latent, depth = anchor_to_memory(latent, depth, readout, 1.0)
@@ -223,9 +224,9 @@ def seed_coverage(gt: dict, model, size: tuple[int, int], device: torch.device) 
     k = Intrinsics.from_fov(DEFAULT_FOV, *size)
     h, w = size[1] // spec.stride, size[0] // spec.stride
     mem = LatentMemory(spec, MemoryConfig(), device)
-    mem.write(torch.zeros(spec.channels, h, w, device=device), gt["depth"][0].to(device), k,
-              gt["c2w"][0], sky_mask=gt["sky"][0].to(device))
-    cov = torch.stack([mem.readout(k, c2w, h, w).coverage.cpu() for c2w in gt["c2w"]])
+    mem.write(torch.zeros(spec.channels, h, w, device=device), gt["depth"][0].to(device),
+              mem.camera(k, gt["c2w"][0]), sky_mask=gt["sky"][0].to(device))
+    cov = torch.stack([mem.readout(mem.camera(k, c2w)).coverage.cpu() for c2w in gt["c2w"]])
     return F.interpolate(cov[:, None], scale_factor=spec.stride, mode="nearest")[:, 0] > 0.5
 
 

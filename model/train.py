@@ -245,12 +245,13 @@ def _make_sample(rng: random.Random, clips: Clips, latents, model, device) -> _S
     rollout: list[int] = []
     if mode != "empty":
         k, c2w = clips.intrinsics, clips.c2w[s, seed_t]
-        memory.write(latents[s, seed_t], clips.depth[s, seed_t].to(device), k, c2w,
+        memory.write(latents[s, seed_t], clips.depth[s, seed_t].to(device), memory.camera(k, c2w),
                      sky_mask=clips.sky[s, seed_t].to(device))
     if mode == "gt":
         for t in rng.sample(range(t_len), rng.randrange(0, 4)):
-            memory.write(latents[s, t], clips.depth[s, t].to(device), clips.intrinsics,
-                         clips.c2w[s, t], sky_mask=clips.sky[s, t].to(device))
+            memory.write(latents[s, t], clips.depth[s, t].to(device),
+                         memory.camera(clips.intrinsics, clips.c2w[s, t]),
+                         sky_mask=clips.sky[s, t].to(device))
     elif mode == "self":
         direction = 1 if rng.random() < 0.5 else -1
         path = [(seed_t + direction * (i + 1)) % t_len for i in range(rng.randrange(1, 5))]
@@ -263,11 +264,11 @@ def _make_sample(rng: random.Random, clips: Clips, latents, model, device) -> _S
 def _cond_batch(samples: list[_Sample], frames: list[int], clips: Clips) -> torch.Tensor:
     conds = []
     f = clips.stride
-    h, w = clips.intrinsics.height // f, clips.intrinsics.width // f
+    _h, _w = clips.intrinsics.height // f, clips.intrinsics.width // f
     for smp, t in zip(samples, frames, strict=True):
         c2w = clips.c2w[smp.clip, t]
-        readout = smp.memory.readout(clips.intrinsics, c2w, h, w)
-        conds.append(build_cond(readout, clips.intrinsics, c2w, f))
+        camera = smp.memory.camera(clips.intrinsics, c2w)
+        conds.append(build_cond(smp.memory.readout(camera), camera))
     return torch.cat(conds)
 
 
@@ -286,7 +287,8 @@ def _rollout(samples: list[_Sample], clips: Clips, model: WorldModel, gen: torch
         v, depth = model.denoise(x, t, cond)
         x0 = x - v  # one Euler step from t = 1
         for i, (smp, fr) in enumerate(zip(active, frames, strict=True)):
-            smp.memory.write(x0[i], depth[i, 0], clips.intrinsics, clips.c2w[smp.clip, fr])
+            camera = smp.memory.camera(clips.intrinsics, clips.c2w[smp.clip, fr])
+            smp.memory.write(x0[i], depth[i, 0], camera)
 
 
 def train_generator(model: WorldModel, cfg: TrainConfig, out: Path,

@@ -84,11 +84,14 @@ def conditioning(
         ):
             latent = encoder(rgb[None])[0]  # realistic latent values (not timed)
             h, w = latent.shape[1:]
-            times["lc"].append(_timed(device, latent_mem.readout, k, c2w, h, w))
+            # The camera (latent intrinsics, rays) is derived inside the timed call, as per frame.
+            times["lc"].append(_timed(device, lambda k=k, c2w=c2w: latent_mem.readout(
+                latent_mem.camera(k, c2w))))
             times["rc"].append(_timed(device, lambda k=k, c2w=c2w: encoder(
                 rgb_mem.render(k, c2w).rgb[None])))
-            times["lw"].append(_timed(device, latent_mem.write, latent, lat_depth, k, c2w,
-                                      sky_mask=lat_sky))
+            times["lw"].append(_timed(
+                device, lambda k=k, c2w=c2w, lat=latent, d=lat_depth, sky=lat_sky:
+                latent_mem.write(lat, d, latent_mem.camera(k, c2w), sky_mask=sky)))
             times["rw"].append(_timed(device, rgb_mem.write, rgb, depth, k, c2w, sky_mask=sky))
             if i < 2:  # warm-up frames are not counted
                 for v in times.values():
@@ -120,14 +123,17 @@ def scaling(capacity: int, channels: int, device: torch.device, steps: int = 8,
     targets = [int(capacity * (i + 1) / steps) for i in range(steps)]
     for target in targets:
         while len(memory) < min(target, capacity - 1024) and memory.stats().evictions == 0:
-            memory.write(latent, depth, k, look_at([0.0, 0.4 * n, 0.0], [2.0, 0.4 * n, 0.0]))
+            pose = look_at([0.0, 0.4 * n, 0.0], [2.0, 0.4 * n, 0.0])
+            memory.write(latent, depth, memory.camera(k, pose))
             n += 1
         view = look_at([0.0, 0.4 * (n - 1), 0.0], [2.0, 0.4 * (n - 1), 0.0])
-        read = [_timed(device, memory.readout, k, view, 32, 32) for _ in range(repeats)]
+        read = [_timed(device, lambda v=view: memory.readout(memory.camera(k, v)))
+                for _ in range(repeats)]
         write = []
         for _ in range(repeats):
             pose = look_at([0.0, 0.4 * n, 0.0], [2.0, 0.4 * n, 0.0])
-            write.append(_timed(device, memory.write, latent, depth, k, pose))
+            write.append(_timed(device, lambda p=pose: memory.write(latent, depth,
+                                                                   memory.camera(k, p))))
             n += 1
         rows.append(ScalingRow(len(memory), statistics.median(write), statistics.median(read)))
     return rows

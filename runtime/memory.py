@@ -35,7 +35,7 @@ import torch
 
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.errors import InvalidInput
-from latentstage.runtime.rays import pixel_rays, pose_tensor
+from latentstage.runtime.rays import FrameCamera, pose_tensor
 
 log = logging.getLogger(__name__)
 
@@ -251,14 +251,13 @@ class LatentMemory:
         self,
         latent: torch.Tensor,  # [C, h, w]
         depth: torch.Tensor,  # [h, w] metres along the optical axis; 0 = unknown, inf = sky
-        intrinsics: Intrinsics,  # of the image, (w*f) x (h*f) pixels
-        pose: np.ndarray,  # [4, 4] camera-to-world
+        camera: FrameCamera,  # of the frame: image (w*f) x (h*f) pixels, pose, rays
         dynamic_mask: torch.Tensor | None = None,  # [h, w] or [H, W] bool: never written
         sky_mask: torch.Tensor | None = None,  # [h, w] or [H, W] bool: to the environment
         confidence: torch.Tensor | None = None,  # [h, w] observation weight, default 1
     ) -> WriteStats:
         """Lift one latent frame into the store. Returns what it did (also in ``stats()``)."""
-        latent, depth = self._check_frame(latent, depth, intrinsics)
+        latent, depth = self._check_frame(latent, depth, camera)
         c, h, w = latent.shape
         dyn = self._token_mask(dynamic_mask, h, w, "dynamic_mask", reduce="any")
         sky = self._token_mask(sky_mask, h, w, "sky_mask", reduce="mean")
@@ -267,8 +266,8 @@ class LatentMemory:
         self._writes += 1
         stats = WriteStats()
 
-        lat_k = intrinsics.latent(self.spec.stride)
-        origin, dirs = pixel_rays(lat_k, pose, self.device)  # [3], [h, w, 3]
+        lat_k = camera.latent
+        origin, dirs = camera.origin, camera.dirs  # [3], [h, w, 3]
         tokens = latent.reshape(c, -1).T  # [h*w, C]
         d = depth.reshape(-1)
         dirs = dirs.reshape(-1, 3)
@@ -447,19 +446,18 @@ class LatentMemory:
         return feats, occ >= 0.5
 
     # ----- readout -----------------------------------------------------------------------------
-    def readout(self, intrinsics: Intrinsics, pose: np.ndarray, h: int, w: int) -> Readout:
-        """Project the store into a camera at latent resolution ``h`` x ``w``.
+    def camera(self, intrinsics: Intrinsics, c2w, field: str = "pose") -> FrameCamera:
+        """The :class:`FrameCamera` of an image camera on this memory's stride and device."""
+        return FrameCamera.of(intrinsics, c2w, self.spec.stride, self.device, field)
 
-        ``intrinsics`` are those of the image (``w*f`` x ``h*f`` pixels). Pure: it never
-        changes the store. Deterministic and independent of storage order (module docstring).
+    def readout(self, camera: FrameCamera) -> Readout:
+        """Project the store into ``camera`` at latent resolution (``camera.h`` x ``camera.w``).
+
+        Pure: it never changes the store. Deterministic and independent of storage order
+        (module docstring).
         """
-        if (intrinsics.width, intrinsics.height) != (w * self.spec.stride, h * self.spec.stride):
-            raise InvalidInput(
-                "intrinsics.size",
-                (intrinsics.width, intrinsics.height),
-                f"the latent grid {w}x{h} times the stride {self.spec.stride}",
-            )
-        lat_k = intrinsics.latent(self.spec.stride)
+        self._check_camera(camera)
+        h, w, lat_k, pose = camera.h, camera.w, camera.latent, camera.c2w
         c = self.spec.channels
         features = torch.zeros(h * w, c, device=self.device)
         depth = torch.zeros(h * w, device=self.device)
@@ -472,8 +470,7 @@ class LatentMemory:
         coverage[hit] = 1.0
         if bool((self.env_weight > 0).any()) and not bool(hit.all()):
             miss = (~hit).nonzero().squeeze(1)
-            _, dirs = pixel_rays(lat_k, pose, self.device)
-            env_feat, filled = self._read_env(dirs.reshape(-1, 3)[miss])
+            env_feat, filled = self._read_env(camera.dirs.reshape(-1, 3)[miss])
             features[miss[filled]] = env_feat[filled]
             coverage[miss[filled]] = 1.0
             sky[miss[filled]] = 1.0
@@ -591,7 +588,16 @@ class LatentMemory:
         return features, depth, hit
 
     # ----- validation --------------------------------------------------------------------------
-    def _check_frame(self, latent, depth, intrinsics: Intrinsics):
+    def _check_camera(self, camera: FrameCamera) -> None:
+        if not isinstance(camera, FrameCamera):
+            raise InvalidInput("camera", type(camera).__name__,
+                               "a FrameCamera (LatentMemory.camera(intrinsics, c2w))")
+        if camera.stride != self.spec.stride:
+            raise InvalidInput("camera.stride", camera.stride,
+                               f"the latent spec's stride {self.spec.stride}")
+
+    def _check_frame(self, latent, depth, camera: FrameCamera):
+        self._check_camera(camera)
         if not isinstance(latent, torch.Tensor) or latent.dim() != 3:
             raise InvalidInput("latent", getattr(latent, "shape", latent), "a [C, h, w] tensor")
         c, h, w = latent.shape
@@ -599,12 +605,9 @@ class LatentMemory:
             raise InvalidInput("latent.channels", c, f"{self.spec.channels} (the latent spec)")
         if not isinstance(depth, torch.Tensor) or tuple(depth.shape) != (h, w):
             raise InvalidInput("depth", getattr(depth, "shape", depth), f"a [{h}, {w}] tensor")
-        if (intrinsics.width, intrinsics.height) != (w * self.spec.stride, h * self.spec.stride):
-            raise InvalidInput(
-                "intrinsics.size",
-                (intrinsics.width, intrinsics.height),
-                f"the latent grid {w}x{h} times the stride {self.spec.stride}",
-            )
+        if (camera.h, camera.w) != (h, w):
+            raise InvalidInput("latent", tuple(latent.shape),
+                               f"the camera's latent grid [C, {camera.h}, {camera.w}]")
         latent = latent.to(self.device, torch.float32)
         depth = depth.to(self.device, torch.float32)
         if not bool(torch.isfinite(latent).all()):

@@ -18,7 +18,7 @@ import torch
 from latentstage.runtime.backends import Backend
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.memory import LatentMemory, Readout
-from latentstage.runtime.rays import plucker_rays
+from latentstage.runtime.rays import FrameCamera
 from latentstage.runtime.sampler import sample
 
 
@@ -44,14 +44,12 @@ class FrameOutput:
     timing: FrameTiming = field(default_factory=FrameTiming)
 
 
-def build_cond(readout: Readout, intrinsics: Intrinsics, c2w: np.ndarray, stride: int
-               ) -> torch.Tensor:
+def build_cond(readout: Readout, camera: FrameCamera) -> torch.Tensor:
     """``cond`` [1, C + 9, h, w] from a readout and the target camera (generator layout)."""
     from latentstage.model.generator import build_cond as stack
 
-    rays = plucker_rays(intrinsics.latent(stride), c2w, readout.features.device)
     return stack(readout.features[None], readout.depth[None], readout.coverage[None],
-                 readout.sky[None], rays[None])
+                 readout.sky[None], camera.plucker[None])
 
 
 def anchor_to_memory(latent: torch.Tensor, depth: torch.Tensor, readout: Readout,
@@ -111,7 +109,7 @@ class FramePipeline:
         """Encode a seed image ([3,H,W] in [0,1]) and write it with depth at latent centres
         ([h,w] metres, 0 = unknown). Returns the seed latent [C, h, w]."""
         latent = self.model.encode(rgb[None].to(self.memory.device))[0]
-        self.memory.write(latent, depth, intrinsics, c2w, sky_mask=sky)
+        self.memory.write(latent, depth, self.memory.camera(intrinsics, c2w), sky_mask=sky)
         return latent
 
     @torch.inference_mode()
@@ -122,11 +120,11 @@ class FramePipeline:
 
         ``dynamic_mask`` ([h, w] or [H, W] bool) marks pixels of moving objects: never written.
         """
-        f = self.stride
-        h, w = intrinsics.height // f, intrinsics.width // f
+        camera = self.memory.camera(intrinsics, c2w)
+        h, w = camera.h, camera.w
         t0 = self._sync()
-        readout = self.memory.readout(intrinsics, c2w, h, w)
-        cond = build_cond(readout, intrinsics, c2w, f)
+        readout = self.memory.readout(camera)
+        cond = build_cond(readout, camera)
         t1 = self._sync()
         shape = (1, self.memory.spec.channels, h, w)
         latent, depth = sample(self.model.denoise, cond, steps or self.steps,
@@ -136,7 +134,7 @@ class FramePipeline:
         rgb = self.model.decode(latent)[0].clamp(0, 1)
         t3 = self._sync()
         if write:
-            self.memory.write(latent[0], depth[0, 0], intrinsics, c2w, dynamic_mask=dynamic_mask,
+            self.memory.write(latent[0], depth[0, 0], camera, dynamic_mask=dynamic_mask,
                               confidence=write_confidence(readout, self.memory_anchor))
         t4 = self._sync()
         timing = FrameTiming(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)

@@ -1,11 +1,16 @@
-"""Camera rays on torch tensors: pixel rays and Plücker coordinates (canonical conventions)."""
+"""Camera rays on torch tensors: pixel rays, Plücker coordinates (canonical conventions), and
+:class:`FrameCamera`, one frame's camera derived once for readout, write and conditioning."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
 
 from latentstage.runtime.camera import Intrinsics, validate_pose
+from latentstage.runtime.errors import InvalidInput
 
 
 def pose_tensor(c2w: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -47,3 +52,65 @@ def plucker_rays(
     d = dirs / dirs.norm(dim=-1, keepdim=True)
     m = torch.cross(origin.expand_as(d), d, dim=-1)
     return torch.cat([d, m], dim=-1).permute(2, 0, 1).to(dtype).contiguous()
+
+
+@dataclass(frozen=True, eq=False)
+class FrameCamera:
+    """One frame's camera, validated once and shared by readout, write and conditioning.
+
+    ``intrinsics`` describe the image the latent grid decodes to, ``(w*f) x (h*f)`` pixels.
+    Everything on the latent grid (``latent``, ``dirs``, ``plucker``) is computed on first use
+    and cached, so a frame derives its latent intrinsics and rays once however many stages
+    use them. Build one with :meth:`of` (or ``LatentMemory.camera``).
+    """
+
+    intrinsics: Intrinsics  # of the image; width and height are multiples of ``stride``
+    c2w: np.ndarray  # [4, 4] float64 camera-to-world, validated (canonical axes)
+    stride: int  # f: image pixels per latent pixel along each axis
+    device: torch.device  # where the rays live
+
+    @classmethod
+    def of(cls, intrinsics: Intrinsics, c2w, stride: int,
+           device: torch.device | str = "cpu", field: str = "pose") -> FrameCamera:
+        """Validate ``c2w`` (named ``field`` in errors) and the image size against ``stride``."""
+        if intrinsics.width % stride or intrinsics.height % stride:
+            raise InvalidInput("intrinsics.size", (intrinsics.width, intrinsics.height),
+                               f"multiples of the latent stride {stride}")
+        return cls(intrinsics, validate_pose(c2w, field), stride, torch.device(device))
+
+    @property
+    def h(self) -> int:
+        """Latent rows."""
+        return self.intrinsics.height // self.stride
+
+    @property
+    def w(self) -> int:
+        """Latent columns."""
+        return self.intrinsics.width // self.stride
+
+    @cached_property
+    def latent(self) -> Intrinsics:
+        """The intrinsics of the latent grid, ``w`` x ``h``."""
+        return self.intrinsics.latent(self.stride)
+
+    @cached_property
+    def _rays64(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return pixel_rays(self.latent, self.c2w, self.device, torch.float64)  # [3], [h, w, 3]
+
+    @cached_property
+    def origin(self) -> torch.Tensor:
+        """[3] float32 camera centre, world metres."""
+        return self._rays64[0].float()
+
+    @cached_property
+    def dirs(self) -> torch.Tensor:
+        """[h, w, 3] float32 world ray directions with camera-z component 1 (see pixel_rays)."""
+        return self._rays64[1].float()
+
+    @cached_property
+    def plucker(self) -> torch.Tensor:
+        """[6, h, w] float32 Plücker coordinates of the latent pixel rays (plucker_rays)."""
+        origin, dirs = self._rays64
+        d = dirs / dirs.norm(dim=-1, keepdim=True)
+        m = torch.cross(origin.expand_as(d), d, dim=-1)
+        return torch.cat([d, m], dim=-1).permute(2, 0, 1).float().contiguous()

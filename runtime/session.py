@@ -51,8 +51,9 @@ class WorldSession:
             pixels = (rgb.permute(1, 2, 0) * 255 + 0.5).to(torch.uint8).cpu().numpy()
             t1 = self._sync()
             if plan.write and latent is not None:
+                camera = self.world.memory.camera(k, c2w)
                 self.world.memory.write(
-                    latent, depth, k, c2w, dynamic_mask=self._mask(plan.pose.dynamic_mask),
+                    latent, depth, camera, dynamic_mask=self._mask(plan.pose.dynamic_mask),
                     confidence=write_confidence(out.readout, self.pipeline.memory_anchor))
             t2 = self._sync()
             memory = memory_info(self.world.memory, float(coverage.mean()))
@@ -63,9 +64,8 @@ class WorldSession:
 
     def _memory_only(self, k: Intrinsics, c2w: np.ndarray):
         """The degraded frame: the memory readout decoded directly, no generator."""
-        f = self.pipeline.stride
         t0 = self._sync()
-        readout = self.world.memory.readout(k, c2w, k.height // f, k.width // f)
+        readout = self.world.memory.readout(self.world.memory.camera(k, c2w))
         t1 = self._sync()
         rgb = self.model.decode(readout.features[None])[0].clamp(0, 1)
         t2 = self._sync()

@@ -104,7 +104,7 @@ def estimate_depth(model: Backend, memory: LatentMemory, latent: torch.Tensor,
     dev = memory.device
     zeros = torch.zeros(h, w, device=dev)
     readout = Readout(torch.zeros(c, h, w, device=dev), zeros, zeros, zeros)  # nothing seen
-    cond = build_cond(readout, intrinsics, c2w, memory.spec.stride)
+    cond = build_cond(readout, memory.camera(intrinsics, c2w))
     t = torch.full((1,), DEPTH_ESTIMATE_T, device=memory.device)
     _, depth = model.denoise(latent[None], t, cond)
     return depth[0, 0]
@@ -121,7 +121,7 @@ def seed_from_image(model: Backend, memory: LatentMemory, src: SeedImageSource) 
         with torch.inference_mode():
             latent = model.encode(rgb[None])[0]
         depth = estimate_depth(model, memory, latent, k, src.c2w)
-        memory.write(latent, depth, k, src.c2w)
+        memory.write(latent, depth, memory.camera(k, src.c2w))
         return
     depth = _latent_depth(src.depth, h, w, f).to(memory.device)
     sky = torch.isinf(depth)

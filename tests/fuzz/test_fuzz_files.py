@@ -40,8 +40,9 @@ def snapshot_bytes() -> bytes:
     for i in range(3):
         sky = torch.zeros(8, 8, dtype=torch.bool)
         sky[0] = True
-        memory.write(torch.randn(4, 8, 8, generator=gen), 2 + torch.rand(8, 8, generator=gen), k,
-                     look_at([0, 0.3 * i, 0], [3, 0.3 * i, 0.1 * i]), sky_mask=sky)
+        camera = memory.camera(k, look_at([0, 0.3 * i, 0], [3, 0.3 * i, 0.1 * i]))
+        memory.write(torch.randn(4, 8, 8, generator=gen), 2 + torch.rand(8, 8, generator=gen),
+                     camera, sky_mask=sky)
     path = TMP / "base.safetensors"
     memory.save(path)
     return path.read_bytes()
@@ -166,7 +167,8 @@ def test_snapshot_loader(mutation):
     tr.memory_to_proto(memory_info(memory))
     from latentstage.runtime.camera import Intrinsics, look_at
 
-    out = memory.readout(Intrinsics.from_fov(70, 64, 64), look_at([0, 0, 0], [3, 0, 0]), 8, 8)
+    camera = memory.camera(Intrinsics.from_fov(70, 64, 64), look_at([0, 0, 0], [3, 0, 0]))
+    out = memory.readout(camera)
     assert torch.isfinite(out.features).all()
 
 

@@ -61,8 +61,9 @@ def test_sampler_is_deterministic_for_a_seed(model):
 
     k = Intrinsics.from_fov(70, 128, 128)
     pose = look_at([0, 0, 1.5], [3, 0, 1.2])
-    readout = LatentMemory(model.latent_spec()).readout(k, pose, 16, 16)
-    cond = build_cond(readout, k, pose, 8)
+    memory = LatentMemory(model.latent_spec())
+    camera = memory.camera(k, pose)
+    cond = build_cond(memory.readout(camera), camera)
     shape = (1, model.latent_spec().channels, 16, 16)
     a = sample(model.denoise, cond, 2, frame_seed(3, 5), shape)[0]
     b = sample(model.denoise, cond, 2, frame_seed(3, 5), shape)[0]
@@ -102,10 +103,10 @@ def test_the_seed_view_survives_a_loop_only_with_trust(model, yield_ratio):
     pipe = FramePipeline(model, memory)
     pipe.seed_world(gt["rgb"][0].float() / 255, gt["depth"][0], k, gt["c2w"][0],
                     sky=gt["sky"][0])
-    before = memory.readout(k, gt["c2w"][0], 16, 16)
+    before = memory.readout(memory.camera(k, gt["c2w"][0]))
     for i in range(1, case.frames):
         pipe.step(k, gt["c2w"][i], i)
-    after = memory.readout(k, gt["c2w"][0], 16, 16)
+    after = memory.readout(memory.camera(k, gt["c2w"][0]))
     moved = float((after.features - before.features).pow(2).mean())
     if yield_ratio > 0:
         assert moved < 1e-3 and torch.allclose(after.depth, before.depth, rtol=1e-3)

@@ -177,7 +177,7 @@ def _filled_memory():
     k = Intrinsics.from_fov(70, 128, 128)
     for i in range(3):
         memory.write(torch.randn(4, 16, 16, generator=gen), 2 + torch.rand(16, 16, generator=gen),
-                     k, look_at([0, 0.5 * i, 0], [3, 0.5 * i, 0.2 * i]))
+                     memory.camera(k, look_at([0, 0.5 * i, 0], [3, 0.5 * i, 0.2 * i])))
     return memory
 
 

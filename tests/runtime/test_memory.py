@@ -18,6 +18,7 @@ from latentstage.model.worlds import make_scene, make_trajectory, render
 from latentstage.runtime.camera import Intrinsics, look_at
 from latentstage.runtime.errors import InvalidInput
 from latentstage.runtime.memory import LatentMemory, LatentSpec, MemoryConfig
+from latentstage.runtime.rays import FrameCamera
 
 STRIDE = 8
 SPEC = LatentSpec(channels=3, stride=STRIDE)
@@ -50,7 +51,7 @@ def orbit(lowfreq_scene):
 def write_views(memory: LatentMemory, scene, poses, k=K128):
     for c2w in poses:
         lat, depth, sky = latent_frame(scene, k, c2w)
-        memory.write(lat, depth, k, c2w, sky_mask=sky)
+        memory.write(lat, depth, memory.camera(k, c2w), sky_mask=sky)
 
 
 def rotate_pose(c2w: np.ndarray, degrees: float) -> np.ndarray:
@@ -73,14 +74,14 @@ def test_geometry_matches_ground_truth_and_detects_errors():
     memory = LatentMemory(SPEC, MemoryConfig(capacity=100_000))
     for i in range(0, 13, 2):
         lat, depth, sky = frames[i]
-        memory.write(lat, depth, k, orbit.c2w[i], sky_mask=sky)
+        memory.write(lat, depth, memory.camera(k, orbit.c2w[i]), sky_mask=sky)
     k_shift = Intrinsics(k.fx, k.fy, k.cx + STRIDE / 2, k.cy, 256, 256)
     good, shifted, rotated = [], [], []
     for i in range(1, 13, 2):
         gt, c2w = frames[i][0], orbit.c2w[i]
         for scores, read_k, pose in ((good, k, c2w), (shifted, k_shift, c2w),
                                      (rotated, k, rotate_pose(c2w, 1.0))):
-            out = memory.readout(read_k, pose, 32, 32)
+            out = memory.readout(memory.camera(read_k, pose))
             covered = out.coverage > 0
             assert covered.float().mean() > 0.9
             scores.append(psnr(out.features, gt, covered))
@@ -106,7 +107,7 @@ def test_dolly_in_leaves_no_pinholes(lowfreq_scene):
     _, near_depth, _ = latent_frame(lowfreq_scene, K128, near_pose)
     visible = _seen_from(near_pose, near_depth, far_pose, far_depth, K128.latent(STRIDE))
     assert visible.float().mean() > 0.5, "the test pose must see mostly known surfaces"
-    out = memory.readout(K128, near_pose, 16, 16)
+    out = memory.readout(memory.camera(K128, near_pose))
     coverage = out.coverage[visible].mean().item()
     print(f"2x dolly-in coverage of previously seen surfaces: {coverage:.4f}")
     assert coverage >= 0.98
@@ -135,16 +136,16 @@ def test_revisit_is_identical_after_other_writes(lowfreq_scene):
     loop = make_trajectory("loop", lowfreq_scene, frames=40, seed=1)
     memory = LatentMemory(SPEC, MemoryConfig(capacity=800_000))
     write_views(memory, lowfreq_scene, [loop.c2w[0]])
-    before = memory.readout(K128, loop.c2w[0], 16, 16)
+    before = memory.readout(memory.camera(K128, loop.c2w[0]))
     frames = [latent_frame(lowfreq_scene, K128, c2w) for c2w in loop.c2w[:20]]
     behind = -400.0 * loop.c2w[0][:3, 2]  # far behind the start camera: never visible from it
     for n in range(2000):
         lat, depth, sky = frames[n % len(frames)]
         pose = loop.c2w[n % len(frames)].copy()
         pose[:3, 3] += behind + np.array([0.0, 0.0, 3.0 * (n // len(frames))])
-        memory.write(lat, depth, K128, pose, sky_mask=sky)
+        memory.write(lat, depth, memory.camera(K128, pose), sky_mask=sky)
     assert memory.stats().evictions == 0
-    after = memory.readout(K128, loop.c2w[0], 16, 16)
+    after = memory.readout(memory.camera(K128, loop.c2w[0]))
     for name in ("features", "depth", "coverage", "sky"):
         assert torch.equal(getattr(before, name), getattr(after, name)), name
 
@@ -156,7 +157,7 @@ def test_bounded_growth_on_repeated_orbit(lowfreq_scene):
     counts = []
     for _ in range(10):
         for (lat, depth, sky), c2w in zip(frames, orbit.c2w, strict=True):
-            memory.write(lat, depth, K128, c2w, sky_mask=sky)
+            memory.write(lat, depth, memory.camera(K128, c2w), sky_mask=sky)
         counts.append(len(memory))
     assert abs(counts[-1] - counts[0]) <= 0.01 * counts[0]
     assert memory.stats().last_write.new <= 0.01 * memory.stats().last_write.fused
@@ -179,7 +180,7 @@ def test_capacity_is_bounded_and_memory_flat():
     rss, inserted = [], 0
     for n in range(20_000):
         pose = look_at([0.0, 0.3 * n, 0.0], [2.0, 0.3 * n, 0.0])  # always new ground
-        inserted += memory.write(lat, depth, K128, pose).new
+        inserted += memory.write(lat, depth, memory.camera(K128, pose)).new
         assert len(memory) <= cap
         if n in (2_000, 19_999):
             rss.append(_rss_bytes())
@@ -194,15 +195,16 @@ def test_eviction_prefers_old_and_unconfident_entries():
     memory = LatentMemory(SPEC, MemoryConfig(capacity=600, evict_fraction=0.01))
     lat, depth = _wall_frame(2.0)
     old = look_at([0.0, 0.0, 0.0], [2.0, 0.0, 0.0])
-    memory.write(lat, depth, K128, old)  # 256 points
+    memory.write(lat, depth, memory.camera(K128, old))  # 256 points
     for _ in range(3):  # reinforce: high confidence
-        memory.write(lat, depth, K128, old)
+        memory.write(lat, depth, memory.camera(K128, old))
     for n in range(1, 4):  # 3 x 256 new points: 1024 > 600, evictions needed
-        memory.write(lat, depth, K128, look_at([0.0, 10.0 * n, 0.0], [2.0, 10.0 * n, 0.0]))
+        far = look_at([0.0, 10.0 * n, 0.0], [2.0, 10.0 * n, 0.0])
+        memory.write(lat, depth, memory.camera(K128, far))
     assert memory.stats().evictions > 0
     # The reinforced first wall survives; the middle (once-seen, older) wall went first.
-    assert memory.readout(K128, old, 16, 16).coverage.mean() == 1.0
-    mid = memory.readout(K128, look_at([0.0, 10.0, 0.0], [2.0, 10.0, 0.0]), 16, 16)
+    assert memory.readout(memory.camera(K128, old)).coverage.mean() == 1.0
+    mid = memory.readout(memory.camera(K128, look_at([0.0, 10.0, 0.0], [2.0, 10.0, 0.0])))
     assert mid.coverage.mean() < 1.0
 
 
@@ -223,11 +225,11 @@ def test_readout_is_deterministic_and_storage_order_invariant(lowfreq_scene, orb
     memory = LatentMemory(SPEC, MemoryConfig(capacity=50_000))
     write_views(memory, lowfreq_scene, orbit.c2w[0:30:5])
     pose = orbit.c2w[7]
-    ref = memory.readout(K128, pose, 16, 16)
-    again = memory.readout(K128, pose, 16, 16)
+    ref = memory.readout(memory.camera(K128, pose))
+    again = memory.readout(memory.camera(K128, pose))
     assert ref.coverage.sum() > 0
     for seed in range(3):
-        permuted = _permuted_copy(memory, seed).readout(K128, pose, 16, 16)
+        permuted = _permuted_copy(memory, seed).readout(memory.camera(K128, pose))
         for name in ("features", "depth", "coverage", "sky"):
             assert torch.equal(getattr(ref, name), getattr(again, name))
             assert torch.equal(getattr(ref, name), getattr(permuted, name)), name
@@ -239,9 +241,9 @@ def test_sky_goes_to_environment_latent():
     memory = LatentMemory(SPEC, MemoryConfig(capacity=50_000))
     lat, depth, sky = latent_frame(scene, K128, traj.c2w[0])
     assert sky.any(), "the outdoor test view must show sky"
-    stats = memory.write(lat, depth, K128, traj.c2w[0], sky_mask=sky)
+    stats = memory.write(lat, depth, memory.camera(K128, traj.c2w[0]), sky_mask=sky)
     assert stats.sky == int(sky.sum())
-    out = memory.readout(K128, traj.c2w[0], 16, 16)
+    out = memory.readout(memory.camera(K128, traj.c2w[0]))
     flagged = out.sky.bool()
     assert not (flagged & ~sky).any()  # never sky where the ground truth is not
     # At the horizon, far ground splats may cover a few sky pixels (they are in front).
@@ -256,15 +258,17 @@ def test_dynamic_mask_is_never_written():
     lat, depth = _wall_frame(2.0)
     mask = torch.zeros(16, 16, dtype=torch.bool)
     mask[:, :8] = True
-    stats = memory.write(lat, depth, K128, look_at([0, 0, 0], [2, 0, 0]), dynamic_mask=mask)
+    camera = memory.camera(K128, look_at([0, 0, 0], [2, 0, 0]))
+    stats = memory.write(lat, depth, camera, dynamic_mask=mask)
     assert stats.masked == 128
-    out = memory.readout(K128, look_at([0, 0, 0], [2, 0, 0]), 16, 16)
+    out = memory.readout(memory.camera(K128, look_at([0, 0, 0], [2, 0, 0])))
     assert out.coverage[:, :7].sum() == 0 and out.coverage[:, 9:].min() == 1
     # An image-resolution mask excludes every token whose 8x8 block touches it.
     full = torch.zeros(128, 128, dtype=torch.bool)
     full[0, 0] = True
-    assert LatentMemory(SPEC).write(lat, depth, K128, look_at([0, 0, 0], [2, 0, 0]),
-                                    dynamic_mask=full).masked == 1
+    fresh = LatentMemory(SPEC)
+    camera = fresh.camera(K128, look_at([0, 0, 0], [2, 0, 0]))
+    assert fresh.write(lat, depth, camera, dynamic_mask=full).masked == 1
 
 
 def test_fusion_averages_and_confident_disagreement_replaces():
@@ -272,14 +276,14 @@ def test_fusion_averages_and_confident_disagreement_replaces():
     pose = look_at([0, 0, 0], [2, 0, 0])
     depth = torch.full((16, 16), 2.0)
     a = torch.zeros(3, 16, 16)
-    memory.write(a, depth, K128, pose)
-    memory.write(a + 0.3, depth, K128, pose)
-    fused = memory.readout(K128, pose, 16, 16).features
+    memory.write(a, depth, memory.camera(K128, pose))
+    memory.write(a + 0.3, depth, memory.camera(K128, pose))
+    fused = memory.readout(memory.camera(K128, pose)).features
     assert torch.allclose(fused, torch.full_like(fused, 0.15), atol=1e-5)
-    memory.write(a + 5.0, depth, K128, pose)  # strong disagreement: an edit
+    memory.write(a + 5.0, depth, memory.camera(K128, pose))  # strong disagreement: an edit
     stats = memory.stats().last_write
     assert stats.replaced == stats.fused > 0
-    assert torch.allclose(memory.readout(K128, pose, 16, 16).features, a + 5.0)
+    assert torch.allclose(memory.readout(memory.camera(K128, pose)).features, a + 5.0)
 
 
 @pytest.mark.parametrize(
@@ -298,14 +302,14 @@ def test_generated_content_never_hides_an_observation(wall_conf, front_conf, rat
     memory = LatentMemory(SPEC, MemoryConfig(yield_ratio=ratio))
     pose = look_at([0, 0, 0], [2, 0, 0])
     wall = torch.full((16, 16), 4.0)
-    memory.write(torch.zeros(3, 16, 16), wall, K128, pose,
+    memory.write(torch.zeros(3, 16, 16), wall, memory.camera(K128, pose),
                  confidence=torch.full((16, 16), wall_conf))
     front = torch.zeros(16, 16)  # 0 = unknown: not written
     front[4:12, 4:12] = 2.0
     side = look_at([0, 0.3, 0], [2, 0, 0])  # written from elsewhere, like a detour
-    memory.write(torch.ones(3, 16, 16), front, K128, side,
+    memory.write(torch.ones(3, 16, 16), front, memory.camera(K128, side),
                  confidence=torch.full((16, 16), front_conf))
-    out = memory.readout(K128, pose, 16, 16)
+    out = memory.readout(memory.camera(K128, pose))
     shown = out.features[0][out.depth < 3.0].numel() > 0
     assert shown == front_wins
     assert out.coverage.min() == 1  # the wall is everywhere behind
@@ -317,13 +321,13 @@ def test_generated_content_never_hides_an_observation(wall_conf, front_conf, rat
 def test_crop_and_clear():
     memory = LatentMemory(SPEC)
     lat, depth = _wall_frame(2.0)
-    memory.write(lat, depth, K128, look_at([0, 0, 0], [2, 0, 0]))
+    memory.write(lat, depth, memory.camera(K128, look_at([0, 0, 0], [2, 0, 0])))
     n = len(memory)
     removed = memory.crop([1.0, -10, -10], [3.0, 0.0, 10])  # the half of the wall at y <= 0
     assert 0 < removed < n and len(memory) == n - removed
     memory.clear()
     assert len(memory) == 0 and memory.stats().writes == 0
-    assert memory.readout(K128, look_at([0, 0, 0], [2, 0, 0]), 16, 16).coverage.sum() == 0
+    assert memory.readout(memory.camera(K128, look_at([0, 0, 0], [2, 0, 0]))).coverage.sum() == 0
 
 
 @pytest.mark.parametrize(
@@ -333,21 +337,27 @@ def test_crop_and_clear():
         (torch.zeros(3, 16, 16), torch.ones(16, 15), "depth"),
         (torch.zeros(3, 16, 16), torch.full((16, 16), float("nan")), "depth"),
         (torch.zeros(3, 16, 16), torch.full((16, 16), -1.0), "depth"),
-        (torch.zeros(3, 8, 8), torch.ones(8, 8), "intrinsics.size"),
+        (torch.zeros(3, 8, 8), torch.ones(8, 8), "latent"),  # not the camera's latent grid
         (torch.zeros(16, 16), torch.ones(16, 16), "latent"),
     ],
 )
 def test_bad_input_is_rejected_with_the_field(latent, depth, field):
     memory = LatentMemory(SPEC)
     with pytest.raises(InvalidInput) as err:
-        memory.write(latent, depth, K128, look_at([0, 0, 0], [2, 0, 0]))
+        memory.write(latent, depth, memory.camera(K128, look_at([0, 0, 0], [2, 0, 0])))
     assert err.value.field == field
     assert len(memory) == 0
 
 
-def test_readout_rejects_mismatched_grid():
+def test_readout_rejects_a_camera_of_another_stride():
+    camera = FrameCamera.of(K128, look_at([0, 0, 0], [2, 0, 0]), SPEC.stride * 2)
+    with pytest.raises(InvalidInput, match="camera.stride"):
+        LatentMemory(SPEC).readout(camera)
+
+
+def test_a_camera_needs_an_image_on_the_stride_grid():
     with pytest.raises(InvalidInput, match="intrinsics.size"):
-        LatentMemory(SPEC).readout(K128, look_at([0, 0, 0], [2, 0, 0]), 8, 8)
+        LatentMemory(SPEC).camera(Intrinsics.from_fov(60, 130, 128), look_at([0, 0, 0], [2, 0, 0]))
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ def filled_memory(**config) -> LatentMemory:
         sky = torch.zeros(16, 16, dtype=torch.bool)
         sky[:3] = True
         conf = torch.full((16, 16), 0.25 if len(memory) % 2 else 1.0)  # trust varies
-        memory.write(torch.randn(4, 16, 16, generator=gen), depth, K, pose, sky_mask=sky,
-                     confidence=conf)
+        memory.write(torch.randn(4, 16, 16, generator=gen), depth, memory.camera(K, pose),
+                     sky_mask=sky, confidence=conf)
     return memory
 
 
@@ -48,7 +48,7 @@ def test_round_trip_is_bit_exact(tmp_path):
     assert loaded.stats().points == memory.stats().points
     assert loaded.stats().writes == memory.stats().writes
     for pose in POSES:
-        a, b = memory.readout(K, pose, 16, 16), loaded.readout(K, pose, 16, 16)
+        a, b = memory.readout(memory.camera(K, pose)), loaded.readout(loaded.camera(K, pose))
         assert torch.equal(a.features, b.features) and torch.equal(a.sky, b.sky)
     meta = read_snapshot_metadata(path)
     assert meta["latent_spec"] == {"channels": 4, "stride": 8, "scaling": 1.0, "shift": 0.0}
@@ -178,5 +178,6 @@ def test_version_1_snapshots_load_with_every_point_trusted(tmp_path):
                               model_id="test-model")
     untrusting.load(path)
     for pose in POSES:  # all equally trusted reads like trust switched off
-        a, b = loaded.readout(K, pose, 16, 16), untrusting.readout(K, pose, 16, 16)
+        camera = loaded.camera(K, pose)
+        a, b = loaded.readout(camera), untrusting.readout(camera)
         assert torch.equal(a.features, b.features) and torch.equal(a.depth, b.depth)

@@ -58,7 +58,7 @@ def plan(frame_id: int, c2w=SEED_C2W, rung=Rung.FULL, steps=2, write=True, mask=
 def test_seed_image_with_depth_covers_its_own_view(store):
     world = store.create(WorldSpec(seed_image(4.0), "seeded"))
     assert world.memory.stats().points > 0
-    readout = world.memory.readout(K, SEED_C2W, 6, 8)
+    readout = world.memory.readout(world.memory.camera(K, SEED_C2W))
     assert float(readout.coverage.mean()) > 0.9
     np.testing.assert_allclose(readout.depth[readout.coverage > 0].numpy(), 4.0, rtol=0.05)
     assert world.source == "seed_image 64x48 depth=given"
@@ -89,7 +89,7 @@ def test_each_rung_does_what_it_says(model, store):
     only = session.step(plan(3, rung=Rung.MEMORY_ONLY, steps=0, write=False))
     assert only.timing.generate == 0.0 and world.memory.stats().writes == writes + 1
     with torch.inference_mode():  # memory only is the readout decoded directly
-        readout = world.memory.readout(K, SEED_C2W, 6, 8)
+        readout = world.memory.readout(world.memory.camera(K, SEED_C2W))
         rgb = model.decode(readout.features[None])[0].clamp(0, 1)
     expected = (rgb.permute(1, 2, 0) * 255 + 0.5).to(torch.uint8).numpy()
     np.testing.assert_array_equal(only.rgb, expected)
@@ -175,8 +175,7 @@ def test_procedural_world_is_seeded_from_its_start_camera(store):
     assert world.memory.stats().points > 0
     assert world.start_intrinsics is not None and world.source.startswith("procedural seed=3")
     k = world.start_intrinsics
-    f = world.memory.spec.stride
-    readout = world.memory.readout(k, world.start_c2w, k.height // f, k.width // f)
+    readout = world.memory.readout(world.memory.camera(k, world.start_c2w))
     assert float(readout.coverage.mean()) > 0.5  # its own seed view (sky cells may stay empty)
 
 
