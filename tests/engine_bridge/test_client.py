@@ -98,7 +98,7 @@ def test_reads_csv_paths_in_each_rotation_and_lens_form(tmp_path):
     assert len(s.rotation.matrix.m) == 9 and s.lens.physical.focal_length_mm == 35
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y,z\n0,0,0\n")
-    with pytest.raises(ValueError, match="line 2: no rotation"):
+    with pytest.raises(ValueError, match=r"line 1 \(header\): no rotation columns; found x, y, z"):
         read_path(bad)
 
 
