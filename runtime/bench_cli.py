@@ -12,6 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from latentstage.runtime.cli_choices import DEVICE_METAVAR
+
 bench_app = typer.Typer(help="Benchmarks (ratios measured in one run).", no_args_is_help=True)
 
 
@@ -51,7 +53,7 @@ def _reference_encoder(device):
 
 @bench_app.command("memory")
 def memory_bench(
-    device: str = typer.Option("cpu", help="auto, cpu or cuda."),
+    device: str = typer.Option("cpu", metavar=DEVICE_METAVAR, help="Where to measure."),
     frames: int = typer.Option(40, min=4, help="Orbit frames written to each memory."),
     sizes: str = typer.Option("256,512", help="Comma-separated square image sizes, pixels."),
     capacity: int = typer.Option(262_144, min=4096, help="Latent memory capacity, points."),

@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from latentstage.runtime.bench_serve import orbit
+from latentstage.runtime.cli_choices import DEVICE_METAVAR, EncodingName
 
 
 @dataclass
@@ -154,9 +155,9 @@ def bench_freed(
     warmup: float = typer.Option(2.0, min=0.0, help="Seconds first, not measured."),
     size: str = typer.Option("128x128", help="Output WIDTHxHEIGHT (the bundled model's native "
                              "size by default)."),
-    encoding: str = typer.Option("raw", help="raw, raw_bgra8 or jpeg."),
+    encoding: EncodingName = typer.Option(EncodingName.raw, help="Frame encoding."),
     model: str = typer.Option("bundled", help="Checkpoint directory or 'bundled'."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, help="Where the model runs."),
     threads: int = typer.Option(None, min=1, help="Torch CPU threads (default: as serve)."),
 ) -> None:
     """FreeD: datagram-to-frame latency p50/p99 and the share of poses skipped, per budget."""

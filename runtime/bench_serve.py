@@ -30,6 +30,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from latentstage.runtime.cli_choices import DEVICE_METAVAR
+
 DEFAULT_CONFIGS = (((256, 256), "raw"), ((256, 256), "jpeg"), ((1280, 720), "raw"))
 FOV_DEG = 70.0
 
@@ -214,7 +216,7 @@ def bench_serve(
     model: str = typer.Option("bundled", help="Checkpoint dir, 'bundled' (falls back to an "
                               "untrained model of the reference size when absent), or 'null' "
                               "(no model work: the serving path and transport alone)."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, help="Where the model runs."),
     seed: int = typer.Option(0, help="Noise seed."),
 ) -> None:
     """gRPC against in-process: fps, p50/p95/p99 pose-to-frame latency, transport overhead."""

@@ -16,7 +16,6 @@ logged) naming the likely unit mistake (:mod:`.plausibility`).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 
 from latentstage.engine_bridge.paths import fields as F
@@ -24,6 +23,7 @@ from latentstage.engine_bridge.paths import plausibility
 from latentstage.engine_bridge.paths.model import CameraPath, Declared, PathSample
 from latentstage.engine_bridge.paths.units import UNITS, apply_declared, parse_units
 from latentstage.engine_bridge.paths.usd import MissingExtra
+from latentstage.runtime.cli_choices import PathFormat
 
 __all__ = ["CONVENTIONS", "UNITS", "CameraPath", "Declared", "MissingExtra", "PathFormat",
            "PathSample", "load_path", "read_path", "save_usd"]
@@ -32,25 +32,16 @@ CONVENTIONS = F.CONVENTIONS
 USD_SUFFIXES = (".usd", ".usda", ".usdc", ".usdz")
 
 
-class PathFormat(StrEnum):
-    """The camera-path file formats."""
-
-    JSON = "json"  # cameras.json of `latentstage worlds render`, or any JSON of c2w matrices
-    CSV = "csv"  # one header row, one row per pose
-    NERFSTUDIO = "nerfstudio"  # nerfstudio / instant-ngp transforms.json
-    USD = "usd"  # one UsdGeom.Camera of a USD stage
-
-
 def detect_format(file: Path, data=None) -> PathFormat:
     """The format of ``file`` from its suffix (and, for JSON, its keys)."""
     suffix = file.suffix.lower()
     if suffix in USD_SUFFIXES:
-        return PathFormat.USD
+        return PathFormat.usd
     if suffix in (".csv", ".tsv", ".txt"):
-        return PathFormat.CSV
+        return PathFormat.csv
     from latentstage.engine_bridge.paths.nerfstudio import is_transforms_json
 
-    return PathFormat.NERFSTUDIO if is_transforms_json(data) else PathFormat.JSON
+    return PathFormat.nerfstudio if is_transforms_json(data) else PathFormat.json
 
 
 def load_path(file: str | Path, *, format: str | None = None, units: str | None = None,
@@ -65,7 +56,7 @@ def load_path(file: str | Path, *, format: str | None = None, units: str | None 
         parse_units(units, "--units")
     fmt = PathFormat(format) if format is not None else None
     data = None
-    if fmt in (None, PathFormat.JSON, PathFormat.NERFSTUDIO) and (
+    if fmt in (None, PathFormat.json, PathFormat.nerfstudio) and (
             fmt is not None or file.suffix.lower() not in USD_SUFFIXES + (".csv", ".tsv", ".txt")):
         from latentstage.engine_bridge.paths.json_format import load_json
 
@@ -75,7 +66,7 @@ def load_path(file: str | Path, *, format: str | None = None, units: str | None 
         path, declared = _read(fmt, file, data, caller, camera)
         merged = declared.merge(caller, str(file), "the command line")
         if merged.convention and path.convention and merged.convention != path.convention \
-                and fmt in (PathFormat.NERFSTUDIO, PathFormat.USD):
+                and fmt in (PathFormat.nerfstudio, PathFormat.usd):
             raise ValueError(f"{fmt} paths are {path.convention}; --convention "
                              f"{merged.convention} does not apply")
         path.convention = path.convention or merged.convention or "opencv"
@@ -90,11 +81,11 @@ def load_path(file: str | Path, *, format: str | None = None, units: str | None 
 def _read(fmt: PathFormat, file: Path, data, caller: Declared,
           camera: str | None) -> tuple[CameraPath, Declared]:
     """The path as written in the file, and what the file declares."""
-    if fmt is PathFormat.CSV:
+    if fmt is PathFormat.csv:
         from latentstage.engine_bridge.paths.csv_format import read_csv
 
         return read_csv(file, caller.convention)
-    if fmt is PathFormat.USD:
+    if fmt is PathFormat.usd:
         from latentstage.engine_bridge.paths.usd import read_usd
 
         path = read_usd(file, camera)
@@ -109,7 +100,7 @@ def _read(fmt: PathFormat, file: Path, data, caller: Declared,
     from latentstage.engine_bridge.paths import json_format
 
     declared = json_format.declared(data)
-    if fmt is PathFormat.NERFSTUDIO:
+    if fmt is PathFormat.nerfstudio:
         from latentstage.engine_bridge.paths.nerfstudio import read_transforms_json
 
         return read_transforms_json(data if isinstance(data, dict) else {}), declared

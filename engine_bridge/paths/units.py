@@ -67,8 +67,10 @@ def apply_declared(path: CameraPath, declared: Declared) -> CameraPath:
     up = parse_up_axis(declared.up_axis, "up_axis") if declared.up_axis is not None else None
     default = DEFAULT_MPU[conv] if not path.meters_per_unit else path.meters_per_unit
     mpu = parse_units(declared.units) if declared.units is not None else None
-    path.units = (f"{declared.units} (declared)" if mpu is not None
-                  else f"{_unit_name(default)} ({conv} default)")
+    if mpu is not None:
+        path.units = f"{declared.units} (declared)"
+    elif not path.units:
+        path.units = f"{_unit_name(default)} ({conv} default)"
     if up is not None and _FIXED_UP.get(conv, up) != up:
         raise ValueError(f"up_axis: got {up!r}, but {conv} fixes its up axis to "
                          f"{_FIXED_UP[conv]!r}; declare another convention (opengl or usd take "

@@ -152,11 +152,21 @@ def read_usd(file: str | Path, prim_path: str | None = None) -> CameraPath:
     h_ap, v_ap = samples[0].lens.physical.sensor_width_mm, samples[0].lens.physical.sensor_height_mm
     height = max(8, int(round(256 * v_ap / h_ap / 8)) * 8) if h_ap > 0 and v_ap > 0 else 256
     path = CameraPath("usd", samples, (256, height), stage.GetFramesPerSecond() or None,
-                      meters_per_unit=mpu, up_axis=up, units=f"{mpu:g} m per unit (stage)",
+                      meters_per_unit=mpu, up_axis=up, units=f"{mpu:g} m per unit (USD stage)",
                       clipping_range=(near_far[0] * mpu, near_far[1] * mpu),
                       time_codes_per_second=tcps, source_format="usd")
     path.warnings.extend(notes)
+    path.world = _world(stage)
     return path
+
+
+def _world(stage) -> dict | None:
+    """The procedural world a layer written by :func:`write_usd` names, if any."""
+    data = stage.GetRootLayer().customLayerData.get("latentstage", {}).get("world")
+    if not isinstance(data, dict) or not isinstance(data.get("seed"), int) or data["seed"] < 0:
+        return None
+    kind = data.get("kind", "outdoor")
+    return {"seed": data["seed"], "kind": kind if kind in ("indoor", "outdoor") else "outdoor"}
 
 
 def _usd_codes(path: CameraPath, tcps: float, fps: float) -> list[float]:
@@ -176,11 +186,13 @@ def _usd_codes(path: CameraPath, tcps: float, fps: float) -> list[float]:
 
 def write_usd(path: CameraPath, file: str | Path, *, size: tuple[int, int] | None = None,
               up_axis: str = "z", meters_per_unit: float = 1.0, camera: str = "/World/Camera",
-              fps: float | None = None, lens=None) -> Path:
+              fps: float | None = None, lens=None, horizontal_aperture: float = 20.955) -> Path:
     """Write ``path`` as a USD camera with a time-sampled transform and lens; returns the file.
 
     ``size`` (W, H) is the image the lens is measured on (default: the path's, else 256x256);
-    ``lens`` (a Lens) stands in for samples without one (default: 60 degrees horizontal).
+    ``lens`` (a Lens) stands in for samples without one (default: 60 degrees horizontal);
+    ``horizontal_aperture`` (tenths of a scene unit) fixes the lens's unit (USD's fallback
+    20.955). ``path.world`` ({"seed", "kind"}) is kept in the layer's customLayerData.
     """
     Usd, UsdGeom, Gf = pxr()
     file = Path(file)
@@ -211,7 +223,8 @@ def write_usd(path: CameraPath, file: str | Path, *, size: tuple[int, int] | Non
                                              f"frames[{i}].lens", DEFAULT_BOUNDS)
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
-        attrs.append(cv.usd_camera_attributes(k))
+        attrs.append({name: value + 0.0 for name, value in
+                      cv.usd_camera_attributes(k, horizontal_aperture).items()})
     for name in attrs[0]:
         values = [a[name] for a in attrs]
         attr = cam.GetPrim().GetAttribute(name)
@@ -223,9 +236,14 @@ def write_usd(path: CameraPath, file: str | Path, *, size: tuple[int, int] | Non
     if path.clipping_range is not None:
         near, far = (v / meters_per_unit for v in path.clipping_range)
         cam.GetClippingRangeAttr().Set(Gf.Vec2f(near, far))
+    from pxr import Vt
+
     stage.GetRootLayer().customLayerData = {"latentstage": {
         "source": path.source_format or "generated",
-        "frameIds": [int(s.frame_id) for s in path.samples], "imageSize": [width, height]}}
+        "frameIds": Vt.Int64Array([int(s.frame_id) for s in path.samples]),
+        "timeCodes": Vt.DoubleArray(codes), "imageSize": Vt.IntArray([width, height]),
+        **({"world": {"seed": int(path.world["seed"]), "kind": str(path.world["kind"])}}
+           if path.world else {})}}
     file.parent.mkdir(parents=True, exist_ok=True)
     stage.GetRootLayer().Export(str(file))
     return file
