@@ -22,7 +22,8 @@ def _export_commands() -> dict:
     from latentstage.export import cli as export_cli
 
     out = {}
-    for path, fn in ((("export",), export_cli.export), (("bench", "backends"), export_cli.backends)):
+    for path, fn in ((("export",), export_cli.export),
+                     (("bench", "backends"), export_cli.backends)):
         inner = typer.Typer()
         inner.command()(fn)
         out[path] = typer.main.get_command(inner)
