@@ -33,10 +33,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("command", [["info"], ["play", "--path", str(SHOT)],
+@pytest.mark.parametrize("command", [["info"], ["play", "--path", "PATH"],
                                      ["watch", "--camera", "stage-a", "--frames", "1"]],
                          ids=["info", "play", "watch"])
-def test_every_client_command_names_a_missing_server(command):
+def test_every_client_command_names_a_missing_server(command, tmp_path):
+    path = tmp_path / "shot.csv"
+    path.write_text("x,y,z,qx,qy,qz,qw\n0,0,1.6,0,0,0,1\n")
+    command = [str(path) if c == "PATH" else c for c in command]
     target = f"127.0.0.1:{_free_port()}"  # bound and released: nothing listens there
     result = CliRunner().invoke(app, ["client", command[0], "--server", target, *command[1:]],
                                 env={"COLUMNS": "250"})
