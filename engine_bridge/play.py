@@ -70,6 +70,7 @@ class _Recorder:
                  sink: Callable[[pb.Frame], None] | None = None):
         self.out, self.report, self.sink = out, report, sink
         self.sent: dict[int, float] = {}
+        self.time_codes: dict[int, float] = {}  # frame id -> the path's (USD) time code
         self.meta: list[dict] = []
         self._pool = ThreadPoolExecutor(2) if out is not None else None
         if out is not None:
@@ -89,6 +90,8 @@ class _Recorder:
         self.meta.append({"frame_id": frame.frame_id, "rung": rung,
                           "rendered_c2w": list(frame.rendered_c2w.m),
                           "total_ms": frame.timing.total_ms})
+        if frame.frame_id in self.time_codes:
+            self.meta[-1]["time_code"] = self.time_codes[frame.frame_id]
         if self.sink is not None:
             self.sink(frame)
         if self._pool is not None:
@@ -115,6 +118,7 @@ async def play(client: C.AsyncClient, path: CameraPath, open_msg: pb.Open,
     and to ``sink`` (e.g. an mp4 writer) as they arrive."""
     report = PlayReport()
     rec = _Recorder(out, report, sink)
+    rec.time_codes = {s.frame_id: s.time_code for s in path.samples if s.time_code is not None}
     realtime = open_msg.pacing != pb.PACING_LOCKSTEP
     start_ns = time.monotonic_ns()
     try:

@@ -182,7 +182,7 @@ def _default_convention(cols: list[str]) -> str:
 def read_csv(path: str | Path, convention: str | None = None) -> tuple[CameraPath, Declared]:
     """A path (positions as written) and what the file declares about it."""
     try:
-        text = Path(path).read_text("utf-8")
+        text = Path(path).read_text("utf-8-sig")  # a spreadsheet's byte-order mark is dropped
     except OSError as exc:
         raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
     except UnicodeDecodeError as exc:

@@ -78,6 +78,7 @@ def test_play_sends_the_usd_stage_and_writes_an_mp4_and_a_plot(server, tmp_path)
     want = load_path(SHOT).canonical_c2w()
     got = np.stack([np.reshape(f["rendered_c2w"], (4, 4)) for f in frames])
     np.testing.assert_allclose(got, want, atol=1e-6)
+    assert [f["time_code"] for f in frames] == list(range(48))  # the USD time codes used
     with av.open(str(mp4)) as movie:
         decoded = list(movie.decode(video=0))
     assert len(decoded) == 48 and (decoded[0].width, decoded[0].height) == (64, 40)

@@ -161,6 +161,13 @@ def test_unreal_export_layout_with_and_without_sensor_height(tmp_path):
         "unreal", [100, 50, 170], [-10, 30, 0]), atol=ATOL)
 
 
+def test_a_spreadsheet_byte_order_mark_is_not_part_of_the_first_header(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffFrame;X;Y;Z;QX;QY;QZ;QW\r\n7;1;2;3;0;0;0;1\r\n".encode())
+    s = load_path(path).samples[0]
+    assert s.frame_id == 7 and list(s.position) == [1, 2, 3]
+
+
 @pytest.mark.parametrize("delimiter", [";", "\t", "|", ","])
 def test_headers_any_case_and_sniffed_delimiters(tmp_path, delimiter):
     head = delimiter.join(["Frame_ID", "X", " Y", "z", "QX", "qy", "Qz", "QW", "FOV_DEG"])
