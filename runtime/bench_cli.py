@@ -79,7 +79,7 @@ def memory_bench(
                 "latent points", "RGB points", "latent MiB", "RGB MiB", "bytes ratio",
                 "latent write ms", "RGB write ms"):
         table.add_column(col, justify="right")
-    with _progress(console) as bar:
+    with progress_bar(console) as bar:
         task = bar.add_task("conditioning", total=len(size_list))
         results = []
         for s in size_list:
@@ -117,7 +117,7 @@ def memory_bench(
         console.print(f"curves written to {plot}")
 
 
-def _progress(console: Console):
+def progress_bar(console: Console):
     """A transient rich progress bar with the step's name, count and elapsed time."""
     from rich.progress import (
         BarColumn,

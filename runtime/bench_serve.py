@@ -260,10 +260,10 @@ def bench_serve(
     for col in ("config", "run", "fps", "p50 ms", "p95 ms", "p99 ms", "overhead", "Δ ms",
                 "p99/frame"):
         table.add_column(col, justify="right", no_wrap=True)
-    from latentstage.runtime.bench_cli import _progress
+    from latentstage.runtime.bench_cli import progress_bar
 
     curves = []
-    with ServerThread(hub, ServerConfig(port=0)) as st, _progress(console) as bar:
+    with ServerThread(hub, ServerConfig(port=0)) as st, progress_bar(console) as bar:
         task = bar.add_task("bench serve", total=2 * len(configs))
         for (w, h), enc in configs:
             poses = orbit(frames + warmup)
