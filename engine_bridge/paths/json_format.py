@@ -53,7 +53,7 @@ def declared(data) -> Declared:
     conv = F.convention(top["convention"], "convention") if "convention" in top else None
     units = F.first(top, "units", "meters_per_unit")
     up = F.first(top, "up_axis", "up")
-    if units is not None and not isinstance(units, str | int | float) or isinstance(units, bool):
+    if units is not None and (isinstance(units, bool) or not isinstance(units, str | int | float)):
         raise ValueError(f"units: got {F.show(units)}, expected a unit name or metres per unit")
     if up is not None and not isinstance(up, str):
         raise ValueError(f"up_axis: got {F.show(up)}, expected y or z")
