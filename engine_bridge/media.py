@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,20 +11,24 @@ import numpy as np
 from latentstage.engine_bridge import client as C
 from latentstage.v1 import service_pb2 as pb
 
-log = logging.getLogger(__name__)
-
 
 class Mp4Sink:
     """Receives frames (``play(..., sink=...)``) and encodes them into an mp4 with PyAV, in
-    arrival order, at ``fps``. The size is the first frame's (odd sizes padded by one)."""
+    arrival order, at ``fps``, on one worker thread so the player's loop does not wait for the
+    encoder. The size is the first frame's (odd sizes padded by one)."""
 
     def __init__(self, path: Path, fps: float):
         self.path = Path(path)  # the mp4 file
         self.fps = Fraction(fps).limit_denominator(1001)  # frame rate of the movie
         self.frames = 0  # frames written
         self._writer = None  # VideoWriter once the first frame gives the size
+        self._worker = ThreadPoolExecutor(1)  # one thread: frames stay in order
+        self._pending: list[Future] = []  # writes submitted, checked on close
 
     def __call__(self, frame: pb.Frame) -> None:
+        self._pending.append(self._worker.submit(self._write, frame))
+
+    def _write(self, frame: pb.Frame) -> None:
         rgb = C.frame_pixels(frame)  # [H, W, 3] uint8
         if self._writer is None:
             from latentstage.model.worlds.io import VideoWriter
@@ -35,7 +39,10 @@ class Mp4Sink:
         self.frames += 1
 
     def close(self) -> None:
-        """Flush and close the movie (nothing is written when no frame came)."""
+        """Wait for the writes, flush and close the movie (no file when no frame came)."""
+        self._worker.shutdown(wait=True)
+        for done in self._pending:
+            done.result()  # an encoder error surfaces here
         if self._writer is not None:
             self._writer.close()
             self._writer = None
