@@ -207,11 +207,13 @@ def open_message(world: pb.WorldSpec | str | None, size: tuple[int, int], conven
                  steps: int = 0, seed: int = 0, lens: cpb.Lens | None = None,
                  lockstep: bool = False, prediction: bool | None = None,
                  client_name: str = "latentstage-python", bottom_up: bool = False,
-                 tracked_camera: str = "") -> pb.Open:
+                 tracked_camera: str = "", stage: cpb.Stage | None = None) -> pb.Open:
     """An Open: ``world`` is a WorldSpec (new world) or a world id (attach). ``bottom_up``
     asks for raw rows bottom to top (Unity's texture origin). ``tracked_camera`` watches a
     FreeD-tracked camera instead (``world`` None: the camera's world and lens are used, and
-    the session sends no poses; see :func:`watch_message`)."""
+    the session sends no poses; see :func:`watch_message`). ``stage`` holds the settings of
+    the convention (metres per unit, up axis) for opengl, blender and usd
+    (``CameraPath.stage()``)."""
     msg = pb.Open(size=pb.Size(width=size[0], height=size[1]),
                   encoding=encoding_value(encoding), jpeg_quality=jpeg_quality,
                   target_fps=target_fps, sampler_steps=steps, seed=seed,
@@ -226,6 +228,8 @@ def open_message(world: pb.WorldSpec | str | None, size: tuple[int, int], conven
         msg.new_world.CopyFrom(world)
     if lens is not None:
         msg.lens.CopyFrom(lens)
+    if stage is not None:
+        msg.stage.CopyFrom(stage)
     return msg
 
 

@@ -66,9 +66,11 @@ def to_pose(sample: PathSample, start_ns: int, timecode_rate) -> pb.Pose:
 class _Recorder:
     """Collects frames: latency, server timing, rungs; writes PNGs on a thread pool."""
 
-    def __init__(self, out: Path | None, report: PlayReport):
-        self.out, self.report = out, report
+    def __init__(self, out: Path | None, report: PlayReport,
+                 sink: Callable[[pb.Frame], None] | None = None):
+        self.out, self.report, self.sink = out, report, sink
         self.sent: dict[int, float] = {}
+        self.time_codes: dict[int, float] = {}  # frame id -> the path's (USD) time code
         self.meta: list[dict] = []
         self._pool = ThreadPoolExecutor(2) if out is not None else None
         if out is not None:
@@ -88,6 +90,10 @@ class _Recorder:
         self.meta.append({"frame_id": frame.frame_id, "rung": rung,
                           "rendered_c2w": list(frame.rendered_c2w.m),
                           "total_ms": frame.timing.total_ms})
+        if frame.frame_id in self.time_codes:
+            self.meta[-1]["time_code"] = self.time_codes[frame.frame_id]
+        if self.sink is not None:
+            self.sink(frame)
         if self._pool is not None:
             self._pool.submit(_save_png, self.out / f"{frame.frame_id:06d}.png",
                               C.frame_pixels(frame))
@@ -106,10 +112,13 @@ def _save_png(path: Path, rgb: np.ndarray) -> None:
 
 async def play(client: C.AsyncClient, path: CameraPath, open_msg: pb.Open,
                out: Path | None = None, *, window: int = 1, fps: float | None = None,
-               timecode_rate=25, tick: Callable[[int], None] | None = None) -> PlayReport:
-    """Stream ``path`` on a new session opened with ``open_msg``; frames go to ``out`` as PNG."""
+               timecode_rate=25, tick: Callable[[int], None] | None = None,
+               sink: Callable[[pb.Frame], None] | None = None) -> PlayReport:
+    """Stream ``path`` on a new session opened with ``open_msg``; frames go to ``out`` as PNG
+    and to ``sink`` (e.g. an mp4 writer) as they arrive."""
     report = PlayReport()
-    rec = _Recorder(out, report)
+    rec = _Recorder(out, report, sink)
+    rec.time_codes = {s.frame_id: s.time_code for s in path.samples if s.time_code is not None}
     realtime = open_msg.pacing != pb.PACING_LOCKSTEP
     start_ns = time.monotonic_ns()
     try:

@@ -7,6 +7,7 @@ mounts these commands without importing this module until one of them runs.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -14,7 +15,40 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from latentstage.runtime.cli_choices import DEVICE_METAVAR
+
 console = Console()
+
+
+class ExportFormat(StrEnum):
+    """Engine bundle formats."""
+
+    onnx = "onnx"  # ONNX models run by onnxruntime (CPU or GPU)
+    tensorrt = "tensorrt"  # TensorRT engines (NVIDIA GPU)
+
+
+class Precision(StrEnum):
+    """Engine precisions."""
+
+    fp32 = "fp32"  # float32
+    fp16 = "fp16"  # float16
+    bf16 = "bf16"  # bfloat16 (tensorrt only)
+
+
+class Exporter(StrEnum):
+    """torch.onnx exporters."""
+
+    auto = "auto"  # dynamo, falling back to legacy
+    dynamo = "dynamo"  # torch.export based
+    legacy = "legacy"  # TorchScript based
+
+
+class HardwareCompatibility(StrEnum):
+    """TensorRT hardware compatibility levels."""
+
+    none = "none"  # the GPU the engine was built on
+    ampere_plus = "ampere_plus"  # any Ampere or newer GPU
+    same_compute_capability = "same_compute_capability"  # GPUs of the same compute capability
 
 
 def parse_size(value: str | None, option: str) -> tuple[int, int] | None:
@@ -77,25 +111,25 @@ def export(
     checkpoint: str = typer.Option("bundled", "--checkpoint",
                                    help="Checkpoint directory, or 'bundled'."),
     out: Path = typer.Option(..., "--out", help="Bundle directory to create."),
-    format: str = typer.Option("onnx", "--format", help="onnx or tensorrt."),
-    precision: str = typer.Option("fp32", "--precision",
-                                  help="fp32, fp16 or bf16 (bf16: tensorrt only)."),
+    format: ExportFormat = typer.Option(ExportFormat.onnx, "--format", help="Engine format."),
+    precision: Precision = typer.Option(Precision.fp32, "--precision",
+                                        help="Weights and activations (bf16: tensorrt only)."),
     size: str = typer.Option(None, "--size",
                              help="WxH static size, or the tuned size of a range "
                                   "(default: the model's native size)."),
     min_size: str = typer.Option(None, "--min-size", help="WxH smallest size (dynamic)."),
     max_size: str = typer.Option(None, "--max-size", help="WxH largest size (dynamic)."),
     batch: int = typer.Option(1, "--batch", min=1, help="Fixed batch size."),
-    exporter: str = typer.Option("auto", "--exporter",
-                                 help="auto (dynamo, legacy fallback), dynamo or legacy."),
-    device: str = typer.Option("auto", "--device",
+    exporter: Exporter = typer.Option(Exporter.auto, "--exporter",
+                                      help="ONNX exporter (auto: dynamo, legacy fallback)."),
+    device: str = typer.Option("auto", "--device", metavar=DEVICE_METAVAR,
                                help="Where parity is checked: auto, cpu or cuda "
                                     "(tensorrt: the GPU engines are built for)."),
     timing_cache: Path = typer.Option(None, "--timing-cache",
                                       help="TensorRT timing cache file (read and updated)."),
-    hardware_compatibility: str = typer.Option(
-        "none", "--hardware-compatibility",
-        help="TensorRT: none, ampere_plus or same_compute_capability."),
+    hardware_compatibility: HardwareCompatibility = typer.Option(
+        HardwareCompatibility.none, "--hardware-compatibility",
+        help="TensorRT: which GPUs the engines may run on."),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle at --out."),
 ) -> None:
     """Export a checkpoint to an engine bundle (ONNX or TensorRT), verified against PyTorch."""
@@ -103,6 +137,8 @@ def export(
     from latentstage.export.onnx_export import OnnxExportError
     from latentstage.runtime.errors import CorruptFile, Incompatible, InvalidInput, NotFound
 
+    format, precision, exporter, hardware_compatibility = (
+        str(v) for v in (format, precision, exporter, hardware_compatibility))
     dev = _device(device, format)
     try:
         options = ExportOptions(
@@ -148,7 +184,8 @@ def _summary(manifest) -> None:
 
 
 def backends(
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("cpu", "--device", metavar=DEVICE_METAVAR,
+                               help="Where to measure."),
     size: str = typer.Option("128x128", "--size", help="Image size WxH (multiples of 8)."),
     repeats: int = typer.Option(20, "--repeats", min=3, help="Timed calls per network."),
     frames: int = typer.Option(40, "--frames", min=5, help="Frames of the per-frame run."),

@@ -180,13 +180,13 @@ def bench_cmd(
     seed: int = typer.Option(0, min=0, help="World seed."),
     fov: float = typer.Option(70.0, min=1.0, max=179.0, help="Horizontal field of view, degrees."),
     threads: int = _THREADS_OPTION,
+    plot: Path = typer.Option(None, help="Save frames per second against batch as a PNG."),
 ) -> None:
     """Render speed in frames per second for an indoor and an outdoor scene (walk paths)."""
     import torch
     from rich.console import Console
     from rich.table import Table
 
-    from latentstage.model.worlds import make_scene, make_trajectory, render
     from latentstage.runtime.camera import Intrinsics
 
     width, height = _size(size)
@@ -198,20 +198,48 @@ def bench_cmd(
     table = Table(title=f"worlds render speed, {width}x{height}, {frames} frames per row")
     for col in ("kind", "seed", "solids", "batch", "fps", "ms / frame", "CPU ms / frame"):
         table.add_column(col, justify="right")
-    for kind in WorldKind:
-        scene = make_scene(seed, kind.value, device=dev)
-        traj = make_trajectory("walk", scene, frames, seed)
-        for b in batch:
-            render(scene, k, traj.c2w[:b])  # warm-up
-            _sync(dev)
-            start, cpu = time.perf_counter(), time.process_time()
-            for b0 in range(0, frames, b):
-                render(scene, k, traj.c2w[b0:b0 + b])
-            _sync(dev)
-            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-            table.add_row(kind.value, str(seed), str(len(scene.solids)), str(b),
-                          f"{frames / elapsed:.1f}", f"{1000 * elapsed / frames:.1f}",
-                          f"{1000 * cpu / frames:.1f}")
+    from latentstage.runtime.bench_cli import progress_bar
+
+    fps: dict[str, list[float]] = {}
+    with progress_bar(console) as bar:
+        task = bar.add_task("rendering", total=len(WorldKind) * len(batch))
+        for kind in WorldKind:
+            fps[kind.value] = _bench_kind(kind.value, seed, frames, batch, k, dev, table,
+                                          lambda b, kind=kind: bar.update(
+                                              task, advance=1,
+                                              description=f"{kind.value}, batch {b}"))
     console.print(table)
     console.print("CPU ms / frame: processor time of this process (all threads); with one "
                   "thread it is the wall time an idle core would take.")
+    if plot is not None:
+        from latentstage.runtime.bench_plots import Curve, Figure, save_figure
+
+        save_figure(Figure(f"latentstage worlds bench: render speed, {width}x{height}\n"
+                           f"{_device_name(dev)}", "poses per render call (batch)",
+                           "frames per second",
+                           [Curve(kind, batch, values) for kind, values in fps.items()]), plot)
+        console.print(f"curves written to {plot}")
+
+
+def _bench_kind(kind: str, seed: int, frames: int, batch: list[int], k, dev, table,
+                done) -> list[float]:
+    """Frames per second of one scene kind at each batch, added to ``table`` as rows."""
+    from latentstage.model.worlds import make_scene, make_trajectory, render
+
+    scene = make_scene(seed, kind, device=dev)
+    traj = make_trajectory("walk", scene, frames, seed)
+    out = []
+    for b in batch:
+        render(scene, k, traj.c2w[:b])  # warm-up
+        _sync(dev)
+        start, cpu = time.perf_counter(), time.process_time()
+        for b0 in range(0, frames, b):
+            render(scene, k, traj.c2w[b0:b0 + b])
+        _sync(dev)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        table.add_row(kind, str(seed), str(len(scene.solids)), str(b),
+                      f"{frames / elapsed:.1f}", f"{1000 * elapsed / frames:.1f}",
+                      f"{1000 * cpu / frames:.1f}")
+        out.append(frames / elapsed)
+        done(b)
+    return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -19,6 +20,16 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from latentstage.runtime.cli_choices import DEVICE_METAVAR, BackendName
+
+
+class TrainStage(StrEnum):
+    """What ``latentstage train`` trains."""
+
+    autoencoder = "autoencoder"  # the image autoencoder (first)
+    generator = "generator"  # the latent generator (after the autoencoder)
+
 
 console = Console()
 
@@ -69,9 +80,9 @@ def _load_model(model_dir: str, device):
 
 
 def train(
-    stage: str = typer.Argument(..., help="autoencoder or generator."),
+    stage: TrainStage = typer.Argument(..., help="What to train."),
     out: Path = typer.Option(..., "--out", help="Checkpoint directory (created or updated)."),
-    device: str = typer.Option("cpu", help="auto, cpu or cuda."),
+    device: str = typer.Option("cpu", metavar=DEVICE_METAVAR, help="Where to train."),
     steps: int = typer.Option(None, min=1, help="Optimiser steps (default per stage)."),
     size: str = typer.Option("128x128", help="Training image size WxH (multiples of 8)."),
     batch: int = typer.Option(16, min=1, help="Samples per step."),
@@ -86,6 +97,7 @@ def train(
     from latentstage.model import train as training
     from latentstage.model.world_model import WorldModel
 
+    stage = str(getattr(stage, "value", stage))
     if stage not in ("autoencoder", "generator"):
         raise typer.BadParameter(f"{stage!r}: expected autoencoder or generator",
                                  param_hint="STAGE")
@@ -126,10 +138,11 @@ def _gpu_name(dev) -> str:
 
 
 def evaluate(
-    suite: str = typer.Option("builtin", help="builtin, or a JSON file listing cases."),
+    suite: str = typer.Option("builtin", metavar="[builtin|FILE.json]",
+                              help="builtin, or a JSON file listing cases."),
     model_dir: str = typer.Option("bundled", "--model", help="Checkpoint directory."),
     out: Path = typer.Option(..., "--out", help="Output directory for report.json and plots."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, help="Where to evaluate."),
     size: str = typer.Option("", help="WxH (default: the model's native size)."),
     steps: int = typer.Option(0, min=0, max=4, help="Sampler steps (0: the model's default)."),
     scale: float = typer.Option(1.0, min=0.01, max=1.0, help="Shorten the builtin suite."),
@@ -248,12 +261,12 @@ def _print_report(report: dict) -> None:
 
 def demo(
     out: Path = typer.Option(Path("out/demo"), "--out", help="Output directory."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, help="Where the model runs."),
     frames: int = typer.Option(240, min=8, help="Frames of the loop (leaves and returns)."),
     seed: int = typer.Option(0, min=0, help="Noise seed (frames are deterministic for it)."),
     model_dir: str = typer.Option("bundled", "--model",
                                   help="Checkpoint directory (torch) or engine bundle."),
-    backend: str = typer.Option("torch", help="torch, onnxruntime or tensorrt."),
+    backend: BackendName = typer.Option(BackendName.torch, help="Inference backend."),
 ) -> None:
     """Fly away from a seed frame and back; write demo.mp4, report.json and a plot."""
     from latentstage.model.demo import run_demo

@@ -5,7 +5,8 @@ pose), generates every frame of a loop that pans away and returns, and writes:
 - ``demo.mp4``: generated | ground truth | memory coverage, side by side;
 - ``report.json``: revisit PSNR (generated against generated at the same pose), PSNR against
   ground truth, fps;
-- ``demo_psnr.png``: PSNR against ground truth per frame.
+- ``demo_psnr.png``: PSNR against ground truth per frame, the revisit frames, each revisit's
+  PSNR against its earlier frame, and the pooled revisit PSNR of ``report.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 
 from latentstage.model.data import DEFAULT_FOV, EVAL_SEED_BASE
 from latentstage.model.eval import pooled, psnr, revisit_errors, revisit_pairs
-from latentstage.model.plots import coverage_image, metric_vs_frame
+from latentstage.model.plots import coverage_image, demo_psnr
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.memory import LatentMemory
 from latentstage.runtime.pipeline import FramePipeline
@@ -66,9 +67,8 @@ def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: in
                 tick(i + 1)
     pairs = revisit_pairs(traj.c2w)
     mses = revisit_errors(generated, pairs)
-    metric_vs_frame({"latent memory": psnrs}, out / "demo_psnr.png",
-                    "Demo: PSNR of generated frames against ground truth",
-                    marks=[j for _, j in pairs])
+    demo_psnr(psnrs, pairs, [pooled([m]) for m in mses], pooled(mses) if mses else None,
+              out / "demo_psnr.png")
     stats = memory.stats()
     report = {
         "model": model.model_id,

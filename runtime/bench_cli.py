@@ -7,10 +7,13 @@ and the machine they ran on.
 from __future__ import annotations
 
 import platform
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from latentstage.runtime.cli_choices import DEVICE_METAVAR
 
 bench_app = typer.Typer(help="Benchmarks (ratios measured in one run).", no_args_is_help=True)
 
@@ -51,10 +54,11 @@ def _reference_encoder(device):
 
 @bench_app.command("memory")
 def memory_bench(
-    device: str = typer.Option("cpu", help="auto, cpu or cuda."),
+    device: str = typer.Option("cpu", metavar=DEVICE_METAVAR, help="Where to measure."),
     frames: int = typer.Option(40, min=4, help="Orbit frames written to each memory."),
     sizes: str = typer.Option("256,512", help="Comma-separated square image sizes, pixels."),
     capacity: int = typer.Option(262_144, min=4096, help="Latent memory capacity, points."),
+    plot: Path = typer.Option(None, help="Save the cost-against-points curves as a PNG."),
 ) -> None:
     """Latent memory against the RGB point cloud: conditioning time and bytes, and scaling."""
     import torch
@@ -75,8 +79,13 @@ def memory_bench(
                 "latent points", "RGB points", "latent MiB", "RGB MiB", "bytes ratio",
                 "latent write ms", "RGB write ms"):
         table.add_column(col, justify="right")
-    with console.status("measuring conditioning…"):
-        results = [conditioning(s, frames, encode, channels, dev) for s in size_list]
+    with progress_bar(console) as bar:
+        task = bar.add_task("conditioning", total=len(size_list))
+        results = []
+        for s in size_list:
+            bar.update(task, description=f"conditioning at {s}x{s}")
+            results.append(conditioning(s, frames, encode, channels, dev))
+            bar.advance(task)
     for r in results:
         table.add_row(
             f"{r.size}x{r.size}", f"{r.latent_cond_s * 1e3:.2f}", f"{r.rgb_cond_s * 1e3:.2f}",
@@ -95,6 +104,32 @@ def memory_bench(
     for row in rows:
         scale.add_row(f"{row.points:,}", f"{row.write_s * 1e3:.2f}", f"{row.readout_s * 1e3:.2f}")
     console.print(scale)
+    if plot is not None:
+        from latentstage.runtime.bench_plots import Curve, Figure, save_figure
+
+        points = [r.points for r in rows]
+        save_figure(Figure(
+            f"latentstage bench memory: cost against stored points\n{device_name(dev)}",
+            "stored points", "milliseconds", [
+                Curve("write (32x32 tokens)", points, [r.write_s * 1e3 for r in rows]),
+                Curve("readout (32x32)", points, [r.readout_s * 1e3 for r in rows], "-s")],
+            logx=True, note=f"latentstage bench memory --capacity {capacity}"), plot)
+        console.print(f"curves written to {plot}")
+
+
+def progress_bar(console: Console):
+    """A transient rich progress bar with the step's name, count and elapsed time."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
 
 
 @bench_app.command("soak")

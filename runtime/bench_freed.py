@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from latentstage.runtime.bench_serve import orbit
+from latentstage.runtime.cli_choices import DEVICE_METAVAR, EncodingName
 
 
 @dataclass
@@ -154,10 +155,11 @@ def bench_freed(
     warmup: float = typer.Option(2.0, min=0.0, help="Seconds first, not measured."),
     size: str = typer.Option("128x128", help="Output WIDTHxHEIGHT (the bundled model's native "
                              "size by default)."),
-    encoding: str = typer.Option("raw", help="raw, raw_bgra8 or jpeg."),
+    encoding: EncodingName = typer.Option(EncodingName.raw, help="Frame encoding."),
     model: str = typer.Option("bundled", help="Checkpoint directory or 'bundled'."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, help="Where the model runs."),
     threads: int = typer.Option(None, min=1, help="Torch CPU threads (default: as serve)."),
+    plot: Path = typer.Option(None, help="Save latency against the frame budget as a PNG."),
 ) -> None:
     """FreeD: datagram-to-frame latency p50/p99 and the share of poses skipped, per budget."""
     import torch
@@ -197,3 +199,16 @@ def bench_freed(
                       f"{r.skipped_share * 100:.1f}% ({r.skipped}/{r.packets})", str(r.dropped),
                       rungs)
     console.print(table)
+    if plot is not None:
+        from latentstage.runtime.bench_plots import Curve, Figure, save_figure
+
+        budgets = [r.target_fps for r in runs]
+        save_figure(Figure(
+            f"latentstage bench freed: datagram sent to frame received\n{device_name(dev)}; "
+            f"{w}x{h} {encoding}, tracker {tracker_hz:g} Hz", "frame budget (target fps)",
+            "milliseconds", [
+                Curve("latency p50", budgets, [r.q(r.latency_ms, 50) for r in runs]),
+                Curve("latency p99", budgets, [r.q(r.latency_ms, 99) for r in runs], "-s"),
+                Curve("server p50", budgets, [r.q(r.server_ms, 50) for r in runs], "--^")]),
+            plot)
+        console.print(f"curves written to {plot}")

@@ -33,6 +33,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from latentstage.runtime.cli_choices import DEVICE_METAVAR
+
 REPO = Path(__file__).resolve().parent.parent
 FOV_DEG = 70.0
 
@@ -148,7 +150,7 @@ def bench_native(
     rounds: int = typer.Option(2, min=1, help="Rounds of the three clients (interleaved)."),
     model: str = typer.Option("null", help="'null' (no model work: transport and serving "
                               "path alone), 'bundled' or a checkpoint directory."),
-    device: str = typer.Option("cpu", help="Server device: cpu, cuda or auto."),
+    device: str = typer.Option("cpu", metavar=DEVICE_METAVAR, help="Server device."),
     build_dir: Path = typer.Option(REPO / "build" / "native", help="CMake build directory "
                                    "holding tests/native/latentstage_bench (make native-bench)."),
 ) -> None:

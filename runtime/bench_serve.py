@@ -30,6 +30,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from latentstage.runtime.cli_choices import DEVICE_METAVAR
+
 DEFAULT_CONFIGS = (((256, 256), "raw"), ((256, 256), "jpeg"), ((1280, 720), "raw"))
 FOV_DEG = 70.0
 
@@ -214,8 +216,9 @@ def bench_serve(
     model: str = typer.Option("bundled", help="Checkpoint dir, 'bundled' (falls back to an "
                               "untrained model of the reference size when absent), or 'null' "
                               "(no model work: the serving path and transport alone)."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, help="Where the model runs."),
     seed: int = typer.Option(0, help="Noise seed."),
+    plot: Path = typer.Option(None, help="Save each run's per-frame latency as a PNG."),
 ) -> None:
     """gRPC against in-process: fps, p50/p95/p99 pose-to-frame latency, transport overhead."""
     import torch
@@ -257,16 +260,22 @@ def bench_serve(
     for col in ("config", "run", "fps", "p50 ms", "p95 ms", "p99 ms", "overhead", "Δ ms",
                 "p99/frame"):
         table.add_column(col, justify="right", no_wrap=True)
-    with ServerThread(hub, ServerConfig(port=0)) as st:
+    from latentstage.runtime.bench_cli import progress_bar
+
+    curves = []
+    with ServerThread(hub, ServerConfig(port=0)) as st, progress_bar(console) as bar:
+        task = bar.add_task("bench serve", total=2 * len(configs))
         for (w, h), enc in configs:
             poses = orbit(frames + warmup)
             label = f"{w}x{h} {enc}"
-            with console.status(f"{label}: in-process and gRPC, frame by frame…"):
-                local, lat = _paired(hub, st.target, (w, h), enc, poses, seed)
-            with console.status(f"{label}: gRPC, two poses in flight…"):
-                pipe = _pipelined(st.target, (w, h), enc, poses, seed)
+            bar.update(task, description=f"{label}: in-process and gRPC, frame by frame")
+            local, lat = _paired(hub, st.target, (w, h), enc, poses, seed)
+            bar.update(task, advance=1, description=f"{label}: gRPC, two poses in flight")
+            pipe = _pipelined(st.target, (w, h), enc, poses, seed)
+            bar.advance(task)
             for r in (local, lat, pipe):
                 r.skip(warmup)
+            curves += [(f"{label} {r.name}", np.asarray(r.seconds) * 1e3) for r in (local, lat)]
             base = float(np.median(local.seconds))
             paired = float(np.median(np.subtract(lat.seconds, local.seconds)))
             interval = 1 / pipe.fps - base
@@ -285,3 +294,13 @@ def bench_serve(
                   "two poses in flight (throughput); overhead = its frame interval (1/fps) over "
                   "the in-process median, minus 1. p99/frame: p99 latency over the median "
                   "in-process frame time.")
+    if plot is not None:
+        from latentstage.runtime.bench_plots import Curve, Figure, save_figure
+
+        save_figure(Figure(
+            f"latentstage bench serve: time per frame, {frames} frames per run\n"
+            f"{device_name(dev)}; model {source}", "frame", "milliseconds",
+            [Curve(label, range(len(ms)), ms, "-") for label, ms in curves],
+            note="in-process: the frame step alone; gRPC w1: pose sent to frame received"),
+            plot)
+        console.print(f"curves written to {plot}")

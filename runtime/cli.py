@@ -19,6 +19,9 @@ from latentstage.runtime import serve_cli
 from latentstage.runtime.bench_cli import bench_app
 from latentstage.runtime.bench_native import bench_native
 from latentstage.runtime.bench_serve import bench_serve
+from latentstage.runtime.cli_choices import hide_flag_metavar
+
+hide_flag_metavar()
 
 app = typer.Typer(
     name="latentstage",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import typer
 
+from latentstage.runtime.cli_choices import DEVICE_METAVAR, BackendName
+
 log = logging.getLogger(__name__)
 
 
@@ -35,8 +37,8 @@ def serve(
                              "localhost."),
     port: int = typer.Option(50051, min=0, max=65535, help="Port (0 = any free port)."),
     model: str = typer.Option("bundled", help="Checkpoint directory, engine bundle or 'bundled'."),
-    backend: str = typer.Option("torch", help="Backend: torch, onnxruntime, tensorrt."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]."),
+    backend: BackendName = typer.Option(BackendName.torch, help="Inference backend."),
+    device: str = typer.Option("auto", metavar=DEVICE_METAVAR, help="Where the model runs."),
     max_sessions: int = typer.Option(8, min=1, help="Concurrent sessions."),
     max_worlds: int = typer.Option(16, min=1, help="Worlds held in memory."),
     max_size: str = typer.Option("3840x2160", help="Largest frame WIDTHxHEIGHT; sets the "

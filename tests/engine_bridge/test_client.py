@@ -98,7 +98,7 @@ def test_reads_csv_paths_in_each_rotation_and_lens_form(tmp_path):
     assert len(s.rotation.matrix.m) == 9 and s.lens.physical.focal_length_mm == 35
     bad = tmp_path / "bad.csv"
     bad.write_text("x,y,z\n0,0,0\n")
-    with pytest.raises(ValueError, match="line 2: no rotation"):
+    with pytest.raises(ValueError, match=r"line 1 \(header\): no rotation columns; found x, y, z"):
         read_path(bad)
 
 
@@ -186,7 +186,12 @@ def test_client_info_command(server):
 
     result = CliRunner().invoke(app, ["client", "info", "--server", server.target])
     assert result.exit_code == 0, result.output
-    assert "model_id" in result.output and "CONVENTION_UNREAL" in result.output
+    # a readable table (issue 13): labelled rows, lower-case names, no protobuf text dump
+    with C.SyncClient(server.target) as client:
+        model_id = client.server_info().model_id
+    assert "model id" in result.output and model_id in result.output
+    assert "unreal" in result.output and "CONVENTION_UNREAL" not in result.output
+    assert "max send / receive" in result.output and "limits {" not in result.output
 
 
 def test_open_refusal_raises_with_the_status(server):

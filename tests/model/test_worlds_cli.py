@@ -77,8 +77,12 @@ def test_frames_and_seed_are_validated(tmp_path):
     assert bad_seed.exit_code == 2 and "--seed" in bad_seed.output
 
 
-def test_bench_prints_fps_for_both_kinds():
+def test_bench_prints_fps_for_both_kinds(tmp_path):
     result = runner.invoke(app, ["worlds", "bench", "--size", "16x16", "--frames", "2",
-                                 "--batch", "1"])
+                                 "--batch", "1", "--plot", str(tmp_path / "fps.png")])
     assert result.exit_code == 0, result.output
     assert "indoor" in result.output and "outdoor" in result.output and "fps" in result.output
+    from PIL import Image
+
+    with Image.open(tmp_path / "fps.png") as png:  # --plot (issue 13)
+        assert png.format == "PNG" and png.size == (800, 450)

@@ -20,8 +20,13 @@ def test_bench_serve_prints_grpc_against_in_process(tmp_path):
 
     ckpt = tiny_checkpoint(tmp_path / "ckpt")
     result = CliRunner().invoke(app, ["bench", "serve", "--size", "64x64", "--frames", "5",
-                                      "--warmup", "1", "--model", str(ckpt), "--device", "cpu"],
+                                      "--warmup", "1", "--model", str(ckpt), "--device", "cpu",
+                                      "--plot", str(tmp_path / "serve.png")],
                                 terminal_width=200)
     assert result.exit_code == 0, result.output
     for needle in ("64x64 raw", "64x64 jpeg", "in-process", "gRPC w1", "gRPC w2", "overhead"):
         assert needle in result.output
+    from PIL import Image
+
+    with Image.open(tmp_path / "serve.png") as png:  # --plot: the per-frame curves (issue 13)
+        assert png.format == "PNG" and png.size == (800, 450)
