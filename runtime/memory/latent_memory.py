@@ -20,123 +20,43 @@ integer ``amin``. The result is bit-identical whatever the scatter or storage or
 and CUDA. Points seen closer than they were written are splatted over their projected
 footprint, so a dolly-in leaves no pinholes.
 
-The sorted voxel-key index (``torch.searchsorted``) replaces a hash map, so every operation is
-a handful of vectorised torch ops with fixed-size buffers.
+The package, one seam per module: :mod:`.spec` (latent spec, config, readout type),
+:mod:`.store` (typed point buffers, block culling index, state dict), :mod:`.write`,
+:mod:`.readout` (the z-buffer), :mod:`.environment` (the environment latent) and this facade.
+Voxel lookup is a ``torch.searchsorted`` in the sorted keys (no hash map), so every operation
+is a handful of vectorised torch ops with fixed-size buffers.
 """
+
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
 import numpy as np
 import torch
 
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.errors import InvalidInput
-from latentstage.runtime.rays import FrameCamera, pose_tensor
+from latentstage.runtime.memory import readout as _readout
+from latentstage.runtime.memory.environment import EnvironmentLatent
+from latentstage.runtime.memory.spec import LatentSpec, MemoryConfig, Readout
+from latentstage.runtime.memory.store import FIELDS, PointStore, from_float_record
+from latentstage.runtime.memory.write import Tokens, token_spacing, write_points
+from latentstage.runtime.rays import FrameCamera
+from latentstage.runtime.snapshot import load_snapshot, save_snapshot
+from latentstage.runtime.types import MemoryInfo, WriteStats
 
 log = logging.getLogger(__name__)
 
-_INT64_MAX = torch.iinfo(torch.int64).max
-_LEVEL_BITS, _COORD_BITS = 5, 19  # voxel key: level (5 bits) then x, y, z (19 bits each)
-_COORD_OFFSET = 1 << (_COORD_BITS - 1)
-_COORD_MASK = (1 << _COORD_BITS) - 1
-
-
-@dataclass(frozen=True)
-class LatentSpec:
-    """What a latent token is: saved with every snapshot and checked on load."""
-
-    channels: int  # C, latent channels
-    stride: int  # f, image pixels per latent pixel along each axis
-    scaling: float = 1.0  # latent = (encoder_output - shift) * scaling
-    shift: float = 0.0  # see scaling
-
-
-@dataclass(frozen=True)
-class MemoryConfig:
-    """Capacity and voxel parameters of a :class:`LatentMemory` (saved with snapshots)."""
-
-    capacity: int = 262_144  # maximum number of stored points (voxels)
-    voxel_base: float = 1.0 / 128  # metres: voxel size at level 0; level L is base * 2**L
-    voxel_scale: float = 0.5  # voxel size relative to the token footprint depth / fx'
-    near: float = 0.05  # metres: tokens and points closer than this are ignored
-    far: float = 500.0  # metres: tokens beyond this go to the environment latent
-    max_weight: float = 16.0  # cap on accumulated confidence so old entries can still adapt
-    replace_rms: float = 1.5  # RMS feature difference that counts as a strong disagreement
-    replace_confidence: float = 0.5  # observation confidence needed to replace an entry
-    recency_per_weight: float = 8.0  # eviction: writes of recency one unit of log2 weight buys
-    evict_fraction: float = 1.0 / 64  # evict at least this fraction of capacity when full
-    max_splat: int = 4  # largest splat side, latent pixels
-    splat_scale: float = 1.0  # splat side relative to the projected footprint
-    depth_tolerance: float = 0.05  # readout: relative depth range that counts as one surface
-    # Readout: a point whose trust is below this fraction of the most trusted point at a pixel
-    # never hides it (0 turns this off). Trust is the highest confidence a point was written
-    # with; generated content is written with less than observations (runtime.pipeline).
-    yield_ratio: float = 0.5
-    env_height: int = 32  # environment latent rows (elevation, from +Z down to -Z)
-    env_width: int = 64  # environment latent columns (azimuth)
-
-    def __post_init__(self) -> None:
-        positive = ("capacity", "voxel_base", "voxel_scale", "near", "far", "max_weight",
-                    "max_splat", "env_height", "env_width", "splat_scale")
-        for name in positive:
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise InvalidInput(f"memory.{name}", value, "a finite number > 0")
-        if self.capacity >= 1 << 31:
-            raise InvalidInput("memory.capacity", self.capacity, "< 2**31 points")
-        if self.far <= self.near:
-            raise InvalidInput("memory.far", self.far, f"> near ({self.near})")
-        if not (isinstance(self.yield_ratio, int | float) and 0 <= self.yield_ratio <= 1):
-            raise InvalidInput("memory.yield_ratio", self.yield_ratio, "a number in [0, 1]")
-
-
-@dataclass
-class WriteStats:
-    """What one :meth:`LatentMemory.write` did, in tokens."""
-
-    fused: int = 0  # tokens merged into an existing voxel (including replacements)
-    replaced: int = 0  # of ``fused``: entries replaced by a strongly disagreeing observation
-    new: int = 0  # tokens that created a new voxel
-    merged_in_frame: int = 0  # tokens folded into another token of the same frame and voxel
-    sky: int = 0  # tokens written to the environment latent
-    masked: int = 0  # tokens skipped: dynamic mask, zero depth or nearer than ``near``
-    evicted: int = 0  # entries evicted to make room
-    dropped: int = 0  # new voxels not stored: the store was full of this very write
-
-
-@dataclass
-class MemoryStats:
-    """A snapshot of the store's size and counters."""
-
-    points: int  # stored points
-    capacity: int  # maximum points
-    bytes: int  # device bytes held by the store's buffers (fixed at construction)
-    used_bytes: int  # bytes attributable to the stored points plus the environment latent
-    evictions: int  # entries evicted since construction or clear()
-    writes: int  # write() calls since construction or clear()
-    env_cells: int  # environment cells observed at least once
-    last_write: WriteStats = field(default_factory=WriteStats)  # the most recent write
-
-
-@dataclass
-class Readout:
-    """The memory seen from a target camera at latent resolution."""
-
-    features: torch.Tensor  # [C, h, w] latent features; 0 where uncovered
-    depth: torch.Tensor  # [h, w] metres along the optical axis; 0 where no point (sky/uncovered)
-    coverage: torch.Tensor  # [h, w] float 1 where a point or the environment covers, else 0
-    sky: torch.Tensor  # [h, w] float 1 where the environment latent filled the pixel
+#: ``stats()`` returns the runtime's plain-data :class:`MemoryInfo` (one type for both).
+MemoryStats = MemoryInfo
 
 
 class LatentMemory:
     """A fixed-capacity latent point store for one world (see the module docstring)."""
 
-    FORMAT_VERSION = 3  # 2 added per-point trust; 3 a checksum of the tensors
-    READABLE_VERSIONS = (1, 2, 3)  # version 1 snapshots load with every point fully trusted
     CONVENTION = "opencv-c2w/z-up-right-handed/metres"
 
     def __init__(
@@ -150,60 +70,36 @@ class LatentMemory:
         self.config = config or MemoryConfig()
         self.device = torch.device(device)
         self.model_id = model_id
-        n, c, dev = self.config.capacity, spec.channels, self.device
-        self.pos = torch.zeros(n, 3, device=dev)  # [N, 3] world metres
-        self.feat = torch.zeros(n, c, device=dev)  # [N, C] fused latent features
-        self.weight = torch.zeros(n, device=dev)  # [N] accumulated confidence
-        self.trust = torch.zeros(n, device=dev)  # [N] highest confidence of any one write
-        self.extent = torch.zeros(n, device=dev)  # [N] metres: surface patch side it covers
-        self.slant = torch.ones(n, device=dev)  # [N] >= 1: token spacing / footprint (slope)
-        self.key = torch.full((n,), _INT64_MAX, dtype=torch.int64, device=dev)  # [N] voxel
-        self.last_seen = torch.zeros(n, dtype=torch.int64, device=dev)  # [N] write index
-        self.valid = torch.zeros(n, dtype=torch.bool, device=dev)  # [N]
-        self.sorted_key = torch.full((n,), _INT64_MAX, dtype=torch.int64, device=dev)  # [N]
-        self.sorted_slot = torch.arange(n, device=dev)  # [N] slot of each sorted key
-        eh, ew = self.config.env_height, self.config.env_width
-        self.env_feat = torch.zeros(c, eh, ew, device=dev)  # [C, He, We]
-        self.env_weight = torch.zeros(eh, ew, device=dev)  # [He, We]
-        self._count = 0
-        self._high = 0  # high-water mark: every occupied slot is below it
-        self._evictions = 0
-        self._writes = 0
-        self._last = WriteStats()
+        self.store = PointStore(self.config.capacity, spec.channels, self.config.voxel_base,
+                                self.device)
+        self.env = EnvironmentLatent(spec.channels, self.config, self.device)
+        self._evictions = 0  # entries evicted since construction or clear()
+        self._writes = 0  # write() calls since construction or clear()
+        self._last = WriteStats()  # what the most recent write did
 
     # ----- housekeeping ----------------------------------------------------------------------
     def __len__(self) -> int:
-        return self._count
+        return self.store.count
 
-    def stats(self) -> MemoryStats:
-        """Points, bytes, evictions and the last write's fused/new counts."""
-        per_point = sum(t.element_size() * t[0].numel() for t in self._point_buffers()) + 16
-        env_bytes = self.env_feat.numel() * 4 + self.env_weight.numel() * 4
-        total = sum(t.numel() * t.element_size() for t in self._point_buffers())
-        total += self.sorted_key.numel() * 8 + self.sorted_slot.numel() * 8 + env_bytes
-        return MemoryStats(
-            points=self._count,
+    def stats(self) -> MemoryInfo:
+        """Points, bytes (held and used), evictions, writes and the last write's counts."""
+        return MemoryInfo(
+            points=self.store.count,
             capacity=self.config.capacity,
-            bytes=total,
-            used_bytes=self._count * per_point + env_bytes,
+            bytes=self.store.buffer_bytes() + self.env.bytes,
+            used_bytes=int(self.store.count * self.store.bytes_per_point()) + self.env.bytes,
             evictions=self._evictions,
             writes=self._writes,
-            env_cells=int((self.env_weight > 0).sum()),
-            last_write=self._last,
+            env_cells=self.env.cells(),
+            last_write=dataclasses.replace(self._last),
         )
 
     def clear(self) -> None:
         """Forget everything (points, environment, counters); buffers stay allocated."""
-        self.valid.zero_()
-        self.weight.zero_()
-        self.trust.zero_()
-        self.key.fill_(_INT64_MAX)
-        self.env_feat.zero_()
-        self.env_weight.zero_()
-        self._count = self._evictions = self._writes = self._high = 0
+        self.store.clear()
+        self.env.clear()
+        self._evictions = self._writes = 0
         self._last = WriteStats()
-        self.sorted_key.fill_(_INT64_MAX)
-        torch.arange(self.config.capacity, out=self.sorted_slot)
 
     def crop(self, box_min, box_max) -> int:
         """Delete the points inside the world-space box [box_min, box_max] (metres).
@@ -214,37 +110,13 @@ class LatentMemory:
         hi = torch.as_tensor(np.asarray(box_max, np.float32), device=self.device)
         if lo.shape != (3,) or hi.shape != (3,) or not bool((lo <= hi).all()):
             raise InvalidInput("crop.box", (box_min, box_max), "two [3] corners with min <= max")
-        n = self._high
-        inside = self.valid[:n] & ((self.pos[:n] >= lo) & (self.pos[:n] <= hi)).all(dim=1)
+        slots = self.store.occupied()
+        pos = self.store.positions(slots)  # [M, 3]
+        inside = torch.zeros(self.store.high, dtype=torch.bool, device=self.device)
+        inside[slots] = ((pos >= lo) & (pos <= hi)).all(dim=1)
         deleted = int(inside.sum())
-        self._free(inside)
+        self.store.free(inside)
         return deleted
-
-    def _point_buffers(self) -> tuple[torch.Tensor, ...]:
-        return (self.pos, self.feat, self.weight, self.trust, self.extent, self.slant, self.key,
-                self.last_seen, self.valid)
-
-    def _free(self, mask: torch.Tensor) -> None:
-        """Free the slots where ``mask`` ([_high] bool) is set."""
-        n = self._high
-        self.valid[:n] &= ~mask
-        self.key[:n][mask] = _INT64_MAX
-        self.weight[:n][mask] = 0
-        self.trust[:n][mask] = 0
-        self._count = int(self.valid[:n].sum())
-        self._reindex()
-
-    def _reindex(self) -> None:
-        """Rebuild the sorted voxel-key index over the occupied prefix (sentinels sort last).
-
-        Work is proportional to the high-water mark, not the capacity; past it, ``sorted_key``
-        holds only sentinels.
-        """
-        n = self._high
-        if n:
-            keys, order = torch.sort(self.key[:n])
-            self.sorted_key[:n] = keys
-            self.sorted_slot[:n] = order
 
     # ----- write -------------------------------------------------------------------------------
     def write(
@@ -261,216 +133,52 @@ class LatentMemory:
         c, h, w = latent.shape
         dyn = self._token_mask(dynamic_mask, h, w, "dynamic_mask", reduce="any")
         sky = self._token_mask(sky_mask, h, w, "sky_mask", reduce="mean")
-        conf = self._confidence(confidence, h, w)
+        conf = self._confidence(confidence, h, w).reshape(-1)  # [h*w]
         cfg = self.config
         self._writes += 1
         stats = WriteStats()
-
-        lat_k = camera.latent
-        origin, dirs = camera.origin, camera.dirs  # [3], [h, w, 3]
         tokens = latent.reshape(c, -1).T  # [h*w, C]
-        d = depth.reshape(-1)
-        dirs = dirs.reshape(-1, 3)
-        usable = ~dyn.reshape(-1) & (conf.reshape(-1) > 0)
+        d, dirs = depth.reshape(-1), camera.dirs.reshape(-1, 3)  # [h*w], [h*w, 3]
+        usable = ~dyn.reshape(-1) & (conf > 0)
         is_sky = usable & (sky.reshape(-1) | (d > cfg.far))
         is_pt = usable & ~is_sky & (d >= cfg.near)
         stats.masked = int((~is_sky & ~is_pt).sum())
         stats.sky = int(is_sky.sum())
         if stats.sky:
-            self._write_env(tokens[is_sky], dirs[is_sky], conf.reshape(-1)[is_sky])
-
+            self.env.write(tokens[is_sky], dirs[is_sky], conf[is_sky])
         idx = is_pt.nonzero().squeeze(1)  # [M] token indices, ascending
         if idx.numel():
-            pts = origin + torch.where(is_pt, d, 0.0)[:, None] * dirs  # [h*w, 3]
-            footprint = d / min(lat_k.fx, lat_k.fy)  # [h*w] metres per latent pixel
-            spacing = _token_spacing(pts.view(h, w, 3), is_pt.view(h, w)).reshape(-1)
+            pts = camera.origin + torch.where(is_pt, d, 0.0)[:, None] * dirs  # [h*w, 3]
+            footprint = d / min(camera.latent.fx, camera.latent.fy)  # [h*w] metres per pixel
+            spacing = token_spacing(pts.view(h, w, 3), is_pt.view(h, w)).reshape(-1)
             slant = (spacing / footprint.clamp(min=1e-6)).clamp(1, 4)
-            self._write_points(pts[idx], tokens[idx], conf.reshape(-1)[idx], footprint[idx],
-                               slant[idx], stats)
+            keys = torch.zeros_like(idx)  # set by write_points
+            points = Tokens(keys, pts[idx], tokens[idx], conf[idx], footprint[idx], slant[idx],
+                            conf[idx])
+            self._evictions += write_points(self.store, cfg, points, self._writes, stats)
         self._last = stats
         return stats
-
-    def _write_points(self, pts, feats, conf, footprint, slant, stats: WriteStats) -> None:
-        cfg = self.config
-        level = torch.round(torch.log2(cfg.voxel_scale * footprint / cfg.voxel_base))
-        level = level.clamp(0, (1 << _LEVEL_BITS) - 1).to(torch.int64)  # [M]
-        size = cfg.voxel_base * torch.exp2(level.float())  # [M] metres
-        coords = torch.floor(pts / size[:, None]).to(torch.int64) + _COORD_OFFSET
-        in_range = ((coords >= 0) & (coords <= _COORD_MASK)).all(dim=1)
-        key = (level << (3 * _COORD_BITS)) | (coords[:, 0] << (2 * _COORD_BITS))
-        key = key | (coords[:, 1] << _COORD_BITS) | coords[:, 2]
-        keep = in_range.nonzero().squeeze(1)
-        pts, feats, conf, key = pts[keep], feats[keep], conf[keep], key[keep]
-        extent, slant = footprint[keep], slant[keep]
-
-        # Tokens of this frame that share a voxel are averaged (confidence-weighted) first.
-        ukey, pts, feats, conf, extent, slant, trust = _voxel_means(key, pts, feats, conf,
-                                                                    extent, slant)
-        stats.merged_in_frame = key.numel() - ukey.numel()
-
-        n = max(self._high, 1)
-        pos = torch.searchsorted(self.sorted_key[:n], ukey).clamp(max=n - 1)
-        found = self.sorted_key[pos] == ukey
-        if bool(found.any()):
-            slots = self.sorted_slot[pos[found]]
-            self._fuse(slots, pts[found], feats[found], conf[found], extent[found], slant[found],
-                       trust[found], stats)
-        new = (~found).nonzero().squeeze(1)
-        if new.numel():
-            self._insert(ukey[new], pts[new], feats[new], conf[new], extent[new], slant[new],
-                         trust[new], stats)
-        self._reindex()
-
-    def _fuse(self, slots, pts, feats, conf, extent, slant, trust, stats: WriteStats) -> None:
-        cfg = self.config
-        w_old = self.weight[slots]
-        diff = (feats - self.feat[slots]).pow(2).mean(dim=1).sqrt()
-        replace = (diff > cfg.replace_rms) & (conf >= cfg.replace_confidence)
-        total = w_old + conf
-        a = torch.where(replace, torch.ones_like(conf), conf / total)[:, None]
-        self.feat[slots] = self.feat[slots] + a * (feats - self.feat[slots])
-        self.pos[slots] = self.pos[slots] + a * (pts - self.pos[slots])
-        self.extent[slots] = self.extent[slots] + a[:, 0] * (extent - self.extent[slots])
-        self.slant[slots] = self.slant[slots] + a[:, 0] * (slant - self.slant[slots])
-        self.weight[slots] = torch.where(replace, conf, total.clamp(max=cfg.max_weight))
-        self.trust[slots] = torch.where(replace, trust, torch.maximum(self.trust[slots], trust))
-        self.last_seen[slots] = self._writes
-        stats.fused = int(slots.numel())
-        stats.replaced = int(replace.sum())
-
-    def _insert(self, keys, pts, feats, conf, extent, slant, trust, stats: WriteStats) -> None:
-        n_new = min(keys.numel(), self.config.capacity)
-        free = self._free_slots(n_new)
-        if free.numel() < n_new:
-            stats.evicted = self._evict(n_new - free.numel())
-            free = self._free_slots(n_new)
-        n_new = min(n_new, free.numel())  # entries of this very write are never evicted
-        slots = free[:n_new]
-        stats.dropped = keys.numel() - n_new
-        if n_new == 0:
-            return
-        self._high = max(self._high, int(slots.max()) + 1)
-        self.key[slots] = keys[:n_new]
-        self.pos[slots] = pts[:n_new]
-        self.feat[slots] = feats[:n_new]
-        self.weight[slots] = conf[:n_new].clamp(max=self.config.max_weight)
-        self.trust[slots] = trust[:n_new]
-        self.extent[slots] = extent[:n_new]
-        self.slant[slots] = slant[:n_new]
-        self.last_seen[slots] = self._writes
-        self.valid[slots] = True
-        self._count += n_new
-        stats.new = n_new
-
-    def _free_slots(self, wanted: int) -> torch.Tensor:
-        """Up to ``wanted`` free slots, lowest first: holes below the high-water mark, then
-        fresh slots above it."""
-        n = self._high
-        holes = (~self.valid[:n]).nonzero().squeeze(1)
-        if holes.numel() >= wanted:
-            return holes
-        fresh = torch.arange(n, min(n + wanted - holes.numel(), self.config.capacity),
-                             device=self.device)
-        return torch.cat([holes, fresh])
-
-    def _evict(self, needed: int) -> int:
-        """Evict the lowest-priority entries: priority = last write seen + bonus * log2(1+w).
-
-        Entries seen in the current write are never evicted. At least ``evict_fraction`` of the
-        capacity is freed at once so that eviction is amortised over many writes.
-        """
-        cfg = self.config
-        k = min(max(needed, int(cfg.capacity * cfg.evict_fraction)), self._count)
-        n = self._high
-        valid, last_seen = self.valid[:n], self.last_seen[:n]
-        bonus = cfg.recency_per_weight * torch.log2(1 + self.weight[:n])
-        priority = last_seen.double() + bonus.double()
-        # Entries of the current write and free slots are never chosen.
-        priority[(last_seen == self._writes) | ~valid] = math.inf
-        k = min(k, int((valid & (last_seen != self._writes)).sum()))
-        if k <= 0:
-            return 0
-        victims = torch.topk(priority, k, largest=False)
-        mask = torch.zeros_like(valid)
-        mask[victims.indices] = True
-        self._free(mask)
-        self._evictions += k
-        return k
-
-    # ----- environment latent ------------------------------------------------------------------
-    def _env_cells(self, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Continuous (row, col) of world directions [M, 3] in the equirectangular grid."""
-        d = dirs / dirs.norm(dim=1, keepdim=True)
-        az = torch.atan2(d[:, 1], d[:, 0])  # (-pi, pi]
-        el = torch.asin(d[:, 2].clamp(-1, 1))  # [-pi/2, pi/2]
-        col = (az + math.pi) / (2 * math.pi) * self.config.env_width - 0.5
-        row = (math.pi / 2 - el) / math.pi * self.config.env_height - 0.5
-        return row, col
-
-    def _write_env(self, feats, dirs, conf) -> None:
-        cfg = self.config
-        row, col = self._env_cells(dirs)
-        r = row.round().clamp(0, cfg.env_height - 1).long()
-        cc = torch.remainder(col.round().long(), cfg.env_width)
-        cell = r * cfg.env_width + cc  # [M]
-        ucell, inverse = torch.unique(cell, sorted=True, return_inverse=True)
-        order = torch.arange(cell.numel(), device=self.device)
-        rep = torch.full((ucell.numel(),), cell.numel(), dtype=torch.int64, device=self.device)
-        rep.scatter_reduce_(0, inverse, order, "amin")
-        f_new, w_new = feats[rep], conf[rep]
-        env = self.env_feat.view(self.spec.channels, -1)
-        w_env = self.env_weight.view(-1)
-        f_old, w_old = env[:, ucell].T, w_env[ucell]
-        diff = (f_new - f_old).pow(2).mean(dim=1).sqrt()
-        replace = (w_old == 0) | ((diff > cfg.replace_rms) & (w_new >= cfg.replace_confidence))
-        a = torch.where(replace, torch.ones_like(w_new), w_new / (w_old + w_new))[:, None]
-        env[:, ucell] = (f_old + a * (f_new - f_old)).T
-        w_env[ucell] = torch.where(replace, w_new, (w_old + w_new).clamp(max=cfg.max_weight))
-
-    def _read_env(self, dirs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Bilinear environment lookup for world directions [M, 3]: features [M, C], filled [M]."""
-        cfg = self.config
-        row, col = self._env_cells(dirs)
-        filled = (self.env_weight > 0).float()
-        # Wrap azimuth by padding one column on each side, then sample with grid_sample.
-        grid_src = torch.cat([self.env_feat * filled, filled[None]], dim=0)  # [C+1, He, We]
-        grid_src = torch.cat([grid_src[..., -1:], grid_src, grid_src[..., :1]], dim=-1)
-        gx = (col + 1 + 0.5) / (cfg.env_width + 2) * 2 - 1
-        gy = (row + 0.5) / cfg.env_height * 2 - 1
-        grid = torch.stack([gx, gy], dim=-1).view(1, 1, -1, 2)
-        sampled = torch.nn.functional.grid_sample(
-            grid_src[None], grid, mode="bilinear", padding_mode="border", align_corners=False
-        )[0, :, 0].T  # [M, C+1]
-        occ = sampled[:, -1]
-        feats = sampled[:, :-1] / occ.clamp(min=1e-6)[:, None]
-        return feats, occ >= 0.5
 
     # ----- readout -----------------------------------------------------------------------------
     def camera(self, intrinsics: Intrinsics, c2w, field: str = "pose") -> FrameCamera:
         """The :class:`FrameCamera` of an image camera on this memory's stride and device."""
         return FrameCamera.of(intrinsics, c2w, self.spec.stride, self.device, field)
 
-    def readout(self, camera: FrameCamera) -> Readout:
+    def readout(self, camera: FrameCamera, cull: bool = True) -> Readout:
         """Project the store into ``camera`` at latent resolution (``camera.h`` x ``camera.w``).
 
         Pure: it never changes the store. Deterministic and independent of storage order
-        (module docstring).
+        (module docstring). ``cull`` reads only the blocks of points in the view frustum;
+        ``cull=False`` projects every stored point (the reference: bit-identical result).
         """
         self._check_camera(camera)
-        h, w, lat_k, pose = camera.h, camera.w, camera.latent, camera.c2w
-        c = self.spec.channels
-        features = torch.zeros(h * w, c, device=self.device)
-        depth = torch.zeros(h * w, device=self.device)
-        coverage = torch.zeros(h * w, device=self.device)
+        h, w, c = camera.h, camera.w, self.spec.channels
+        features, depth, hit = _readout.zbuffer(self.store, self.config, camera, cull)
+        coverage = hit.float()  # [h*w]
         sky = torch.zeros(h * w, device=self.device)
-
-        feats, z, hit = self._zbuffer(lat_k, pose, h, w)
-        features[hit] = feats[hit]
-        depth[hit] = z[hit]
-        coverage[hit] = 1.0
-        if bool((self.env_weight > 0).any()) and not bool(hit.all()):
+        if bool((self.env.weight > 0).any()) and not bool(hit.all()):
             miss = (~hit).nonzero().squeeze(1)
-            env_feat, filled = self._read_env(camera.dirs.reshape(-1, 3)[miss])
+            env_feat, filled = self.env.read(camera.dirs.reshape(-1, 3)[miss])
             features[miss[filled]] = env_feat[filled]
             coverage[miss[filled]] = 1.0
             sky[miss[filled]] = 1.0
@@ -481,111 +189,46 @@ class LatentMemory:
             sky=sky.view(h, w),
         )
 
-    def _zbuffer(self, lat_k: Intrinsics, pose: np.ndarray, h: int, w: int):
-        """Deterministic splatting z-buffer with sub-pixel (tent) interpolation.
+    # ----- state -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything a snapshot holds, on CPU: the occupied slots (``slot``) with every field
+        of their record (:data:`.store.FIELDS`), the environment latent (``env_feat``,
+        ``env_weight``) and the counters (``writes``, ``evictions``, 0-d int64)."""
+        state = self.store.state_dict()
+        state["env_feat"] = self.env.feat.cpu().clone()
+        state["env_weight"] = self.env.weight.cpu().clone()
+        state["writes"] = torch.tensor(self._writes, dtype=torch.int64)
+        state["evictions"] = torch.tensor(self._evictions, dtype=torch.int64)
+        return state
 
-        Each visible point covers the pixel centres of its footprint square (side = its
-        extent projected, at least the nearest pixel): these *primary* candidates decide the
-        front surface of a pixel by an exact ``amin`` over float32 depth bits. Every candidate
-        within a tent of radius ``half + 0.5`` around the point and within
-        ``depth_tolerance`` of that front depth is then averaged with its tent weight, so
-        features are interpolated between points instead of snapped to the nearest one.
-        Sums run in float64 over candidates sorted by (pixel, voxel key): the order comes from
-        the content, never from storage or scatter order.
+    def state_spec(self, n: int) -> dict[str, tuple[tuple[int, ...], torch.dtype, float, float]]:
+        """Shape, dtype and inclusive value range of every tensor of a state dict holding
+        ``n`` points (counters excluded)."""
+        cfg, c = self.config, self.spec.channels
+        spec = {"slot": ((n,), torch.int64, 0.0, float(cfg.capacity - 1))}
+        for name, f in FIELDS.items():
+            spec[name] = (self.store.shape(name, n), f.dtype, f.low, f.high)
+        spec["env_feat"] = ((c, cfg.env_height, cfg.env_width), torch.float16, -np.inf, np.inf)
+        spec["env_weight"] = ((cfg.env_height, cfg.env_width), torch.float16, 0.0, np.inf)
+        return spec
 
-        Returns (features [h*w, C], depth [h*w] metres, hit [h*w] bool).
-        """
-        cfg = self.config
-        n_pix = h * w
-        w2c = torch.linalg.inv(pose_tensor(pose, self.device)).float()
-        slots = self.valid[: self._high].nonzero().squeeze(1)
-        p = self.pos[slots]
-        # Elementwise projection (no matmul) so that each point's result is independent of the
-        # batch it is computed in: this is what makes the readout storage-order invariant.
-        x = p[:, 0] * w2c[0, 0] + p[:, 1] * w2c[0, 1] + p[:, 2] * w2c[0, 2] + w2c[0, 3]
-        y = p[:, 0] * w2c[1, 0] + p[:, 1] * w2c[1, 1] + p[:, 2] * w2c[1, 2] + w2c[1, 3]
-        z = p[:, 0] * w2c[2, 0] + p[:, 1] * w2c[2, 1] + p[:, 2] * w2c[2, 2] + w2c[2, 3]
-        front = z > cfg.near
-        zs = torch.where(front, z, torch.ones_like(z))
-        u = lat_k.fx * x / zs + lat_k.cx
-        v = lat_k.fy * y / zs + lat_k.cy
-        # m > 1: seen closer than written. A slanted surface spreads faster than m (up to m^2
-        # along its slope), so its splat grows with its slant as m rises from 1 to 2.
-        m = self.extent[slots] * lat_k.fx / zs
-        grow = 1 + (self.slant[slots] - 1) * (m - 1).clamp(0, 1)
-        side = (cfg.splat_scale * m * grow).clamp(1, cfg.max_splat)
-        half = side / 2  # footprint half-width, latent pixels (>= 0.5)
-        radius = half + 0.5  # tent radius, latent pixels (>= 1)
-        # Frustum cull (with the tent margin) before any scatter work.
-        vis = front & (u + radius > 0) & (u - radius < w - 1) & (v + radius > 0)
-        vis &= v - radius < h - 1
-        vis = vis.nonzero().squeeze(1)
-        slots, u, v, z = slots[vis], u[vis], v[vis], z[vis]
-        half, radius = half[vis], radius[vis]
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Replace the contents with ``state`` (as :meth:`state_dict` returns; the caller has
+        verified it against :meth:`state_spec`)."""
+        self.store.load_state(state)
+        self.env.feat.copy_(state["env_feat"])
+        self.env.weight.copy_(state["env_weight"])
+        self._writes = int(state["writes"])
+        self._evictions = int(state["evictions"])
+        self._last = WriteStats()
 
-        # Candidate pixels: |j - u| < radius and |i - v| < radius, at most k x k per point.
-        j0 = torch.floor(u - radius).long() + 1
-        i0 = torch.floor(v - radius).long() + 1
-        k = cfg.max_splat + 1
-        small = radius <= 1.0  # the common case: a 2 x 2 neighbourhood
-        cand, cj, ci = [], [], []
-        for group, span in ((small.nonzero().squeeze(1), 2), ((~small).nonzero().squeeze(1), k)):
-            if group.numel() == 0:
-                continue
-            off = torch.arange(span, device=self.device)
-            cand.append(group.repeat_interleave(span * span))
-            cj.append((j0[group][:, None] + off.repeat(span)).reshape(-1))
-            ci.append((i0[group][:, None] + off.repeat_interleave(span)).reshape(-1))
-        if not cand:
-            empty = torch.zeros(n_pix, self.spec.channels, device=self.device)
-            return empty, torch.zeros(n_pix, device=self.device), torch.zeros(
-                n_pix, dtype=torch.bool, device=self.device)
-        cand, cj, ci = torch.cat(cand), torch.cat(cj), torch.cat(ci)
-        dj, di = (cj - u[cand]).abs(), (ci - v[cand]).abs()
-        r = radius[cand]
-        ok = (dj < r) & (di < r) & (cj >= 0) & (cj < w) & (ci >= 0) & (ci < h)
-        cand, dj, di, r = cand[ok], dj[ok], di[ok], r[ok]
-        pix = (ci * w + cj)[ok]
-        weight = (1 - dj / r) * (1 - di / r)
-        primary = (dj <= half[cand]) & (di <= half[cand])
-
-        # Points much less trusted than the most trusted one at a pixel (generated content in
-        # front of an observed surface: it contradicts the observation) take no part there.
-        if cfg.yield_ratio > 0:
-            trust = self.trust[slots[cand]]
-            most = torch.zeros(n_pix, device=self.device)
-            most.scatter_reduce_(0, pix[primary], trust[primary], "amax")
-            eligible = trust >= cfg.yield_ratio * most[pix]
-            primary &= eligible
-
-        # Front surface per pixel from the primary candidates (IEEE bits sort like the values).
-        zbits = z.contiguous().view(torch.int32).long()
-        zmin = torch.full((n_pix,), _INT64_MAX, dtype=torch.int64, device=self.device)
-        zmin.scatter_reduce_(0, pix[primary], zbits[cand[primary]], "amin")
-        hit = zmin != _INT64_MAX
-        zfront = torch.where(hit, zmin, 0).to(torch.int32).view(torch.float32)  # [h*w] metres
-        keep = (zmin[pix] != _INT64_MAX) & (z[cand] <= zfront[pix] * (1 + cfg.depth_tolerance))
-        if cfg.yield_ratio > 0:
-            keep &= eligible
-        cand, pix, weight = cand[keep], pix[keep], weight[keep]
-
-        # Tent-weighted average per pixel, summed in a content-defined order.
-        order = torch.sort(self.key[slots[cand]], stable=True).indices
-        order = order[torch.sort(pix[order], stable=True).indices]
-        cand, pix, weight = cand[order], pix[order], weight[order].double()
-        data = torch.cat([weight[:, None], weight[:, None] * z[cand, None].double(),
-                          weight[:, None] * self.feat[slots[cand]].double()], dim=1)
-        csum = torch.cumsum(data, dim=0)
-        upix, counts = torch.unique_consecutive(pix, return_counts=True)
-        ends = torch.cumsum(counts, dim=0) - 1
-        sums = csum[ends]
-        sums[1:] -= csum[ends[:-1]]
-        mean = (sums[:, 1:] / sums[:, :1]).float()
-        features = torch.zeros(n_pix, self.spec.channels, device=self.device)
-        depth = torch.zeros(n_pix, device=self.device)
-        features[upix] = mean[:, 1:]
-        depth[upix] = mean[:, 0]
-        return features, depth, hit
+    def from_float_record(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A state dict of snapshot formats 1 to 3 (float32 record, verified) in this
+        memory's record."""
+        out = from_float_record(state, self.config.voxel_base)
+        out["env_feat"] = state["env_feat"].half()
+        out["env_weight"] = state["env_weight"].clamp(max=65504).half()
+        return out
 
     # ----- validation --------------------------------------------------------------------------
     def _check_camera(self, camera: FrameCamera) -> None:
@@ -643,9 +286,8 @@ class LatentMemory:
         return conf
 
     def metadata(self) -> dict:
-        """What a snapshot records and load() verifies."""
+        """What a snapshot records and load() verifies (the snapshot adds its format)."""
         return {
-            "format_version": self.FORMAT_VERSION,
             "model_id": self.model_id,
             "latent_spec": asdict(self.spec),
             "memory_config": asdict(self.config),
@@ -654,69 +296,8 @@ class LatentMemory:
 
     def save(self, path) -> None:
         """Atomic snapshot (safetensors + JSON metadata); see :mod:`.snapshot`."""
-        from latentstage.runtime.snapshot import save_snapshot
-
         save_snapshot(self, path)
 
     def load(self, path) -> None:
         """Replace the contents with a verified snapshot; see :mod:`.snapshot`."""
-        from latentstage.runtime.snapshot import load_snapshot
-
         load_snapshot(self, path)
-
-
-def _token_spacing(pts: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Metres between each token's point and its nearer neighbour, along rows and columns.
-
-    ``pts`` [h, w, 3], ``valid`` [h, w]. Returns [h, w]: the larger of the two axes' spacings,
-    each the smaller of the two sides' (so a depth edge on one side does not count). On a
-    slanted surface this exceeds ``depth / fx'``, which is what a splat must cover when the
-    surface is seen again from closer. Invalid neighbours count as infinitely far.
-    """
-    inf = torch.full_like(pts[..., 0], float("inf"))
-
-    def dist(a, b, ok):
-        return torch.where(ok, (a - b).norm(dim=-1), torch.full_like(ok, float("inf"),
-                                                                      dtype=pts.dtype))
-
-    right, left, down, up = inf.clone(), inf.clone(), inf.clone(), inf.clone()
-    right[:, :-1] = dist(pts[:, 1:], pts[:, :-1], valid[:, 1:] & valid[:, :-1])
-    left[:, 1:] = right[:, :-1]
-    down[:-1] = dist(pts[1:], pts[:-1], valid[1:] & valid[:-1])
-    up[1:] = down[:-1]
-    return torch.maximum(torch.minimum(left, right), torch.minimum(up, down))
-
-
-def _voxel_means(key, pts, feats, conf, extent, slant):
-    """Confidence-weighted means of tokens grouped by voxel key, deterministic on any device.
-
-    Segment sums come from a float64 cumulative sum over key-sorted tokens (a scan, unlike
-    float ``index_add_``, has a fixed order on CUDA too). Returns the unique keys [U] and the
-    per-voxel position [U, 3], features [U, C], summed confidence [U], max extent [U], max
-    slant [U] and max confidence (trust) [U].
-    """
-    ukey, inverse, counts = torch.unique(key, sorted=True, return_inverse=True,
-                                         return_counts=True)
-    order = torch.sort(inverse, stable=True).indices  # tokens grouped by voxel, index order
-    w = conf[order].double()[:, None].clamp(min=1e-12)
-    data = torch.cat([w, w * pts[order].double(), w * feats[order].double()], dim=1)
-    csum = torch.cumsum(data, dim=0)
-    ends = torch.cumsum(counts, dim=0) - 1
-    sums = csum[ends]
-    sums[1:] -= csum[ends[:-1]]
-    mean = sums[:, 1:] / sums[:, :1]
-    # Extent: the side of the patch the voxel's tokens cover (their spread plus one footprint).
-    n = ukey.numel()
-    idx3 = inverse[:, None].expand(-1, 3)
-    hi = torch.zeros(n, 3, device=key.device).scatter_reduce_(0, idx3, pts, "amax",
-                                                             include_self=False)
-    lo = torch.zeros(n, 3, device=key.device).scatter_reduce_(0, idx3, pts, "amin",
-                                                             include_self=False)
-    fp = torch.zeros(n, device=key.device).scatter_reduce_(0, inverse, extent, "amax",
-                                                          include_self=False)
-    ext = (hi - lo).amax(dim=1) + fp
-    sl = torch.ones(n, device=key.device).scatter_reduce_(0, inverse, slant, "amax",
-                                                         include_self=False)
-    trust = torch.zeros(n, device=key.device).scatter_reduce_(0, inverse, conf, "amax",
-                                                              include_self=False)
-    return ukey, mean[:, :3].float(), mean[:, 3:].float(), sums[:, 0].float(), ext, sl, trust
