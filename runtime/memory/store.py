@@ -3,7 +3,8 @@ per-point record (:data:`FIELDS`), a coarse block index for culling, and the sta
 snapshots hold.
 
 A point's position is stored relative to its voxel (the voxel key gives the voxel's corner and
-side), so three 16-bit integers hold it to 1/65535 of a voxel side, a few millionths of a latent pixel.
+side), so three 16-bit integers hold it to 1/65535 of a voxel side (a voxel is about half a
+latent pixel's footprint).
 Slots are grouped in blocks of :data:`BLOCK` consecutive slots, each with the axis-aligned
 bounds of its points: a readout culls whole blocks against the view frustum first. A write
 inserts a frame's new points into consecutive free slots, so a block mostly holds one place.
