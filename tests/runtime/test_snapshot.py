@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from latentstage.runtime.camera import Intrinsics, look_at
 from latentstage.runtime.errors import CorruptFile, Incompatible, NotFound
-from latentstage.runtime.memory import LatentMemory, LatentSpec, MemoryConfig
+from latentstage.runtime.memory import LatentMemory, LatentSpec, MemoryConfig, WriteStats
 from latentstage.runtime.memory.store import FIELDS
 from latentstage.runtime.snapshot import read_snapshot_metadata
 
@@ -245,6 +245,5 @@ def test_state_dict_round_trip_and_record_layout():
     copy = LatentMemory(SPEC, MemoryConfig(capacity=4096), model_id="test-model")
     copy.load_state(state)
     equal(buffers(memory), buffers(copy))
-    assert copy.stats() == memory.stats().__class__(**{**memory.stats().__dict__,
-                                                        "last_write": copy.stats().last_write})
+    assert copy.stats() == dataclasses.replace(memory.stats(), last_write=WriteStats())
     assert memory.store.bytes_per_point() == 25 + 2 * SPEC.channels + 24 / 512
