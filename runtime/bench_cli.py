@@ -97,12 +97,14 @@ def memory_bench(
     console.print(table)
 
     scale = Table(title=f"Latent memory cost against stored points (capacity {capacity:,})")
-    for col in ("points", "write ms (32x32 tokens)", "readout ms (32x32)"):
+    for col in ("points", "write ms (32x32 tokens)", "readout ms (32x32, culled)",
+                "readout ms (unculled)"):
         scale.add_column(col, justify="right")
     with console.status("filling the memory to capacity…"):
         rows = scaling(capacity, channels, dev)
     for row in rows:
-        scale.add_row(f"{row.points:,}", f"{row.write_s * 1e3:.2f}", f"{row.readout_s * 1e3:.2f}")
+        scale.add_row(f"{row.points:,}", f"{row.write_s * 1e3:.2f}", f"{row.readout_s * 1e3:.2f}",
+                      f"{row.readout_unculled_s * 1e3:.2f}")
     console.print(scale)
     if plot is not None:
         from latentstage.runtime.bench_plots import Curve, Figure, save_figure

@@ -108,7 +108,8 @@ class ScalingRow:
 
     points: int  # stored points when measured
     write_s: float  # write of one 32x32-token frame
-    readout_s: float  # readout of a 32x32 latent grid
+    readout_s: float  # readout of a 32x32 latent grid, blocks culled against the frustum
+    readout_unculled_s: float = 0.0  # the same readout projecting every stored point
 
 
 def scaling(capacity: int, channels: int, device: torch.device, steps: int = 8,
@@ -129,11 +130,14 @@ def scaling(capacity: int, channels: int, device: torch.device, steps: int = 8,
         view = look_at([0.0, 0.4 * (n - 1), 0.0], [2.0, 0.4 * (n - 1), 0.0])
         read = [_timed(device, lambda v=view: memory.readout(memory.camera(k, v)))
                 for _ in range(repeats)]
+        full = [_timed(device, lambda v=view: memory.readout(memory.camera(k, v), cull=False))
+                for _ in range(repeats)]
         write = []
         for _ in range(repeats):
             pose = look_at([0.0, 0.4 * n, 0.0], [2.0, 0.4 * n, 0.0])
             write.append(_timed(device, lambda p=pose: memory.write(latent, depth,
                                                                    memory.camera(k, p))))
             n += 1
-        rows.append(ScalingRow(len(memory), statistics.median(write), statistics.median(read)))
+        rows.append(ScalingRow(len(memory), statistics.median(write), statistics.median(read),
+                               statistics.median(full)))
     return rows

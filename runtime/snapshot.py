@@ -1,12 +1,19 @@
 """Memory snapshots: safetensors plus JSON metadata, written atomically, verified on load.
 
-A snapshot holds only the occupied slots (with their slot numbers, so a round trip is
-bit-exact, layout included), the environment latent and the counters. The safetensors header
+A snapshot holds the memory's ``state_dict()``: only the occupied slots (with their slot
+numbers, so a round trip is bit-exact, layout included) and every field of their record, the
+environment latent and the counters; loading hands a verified state to ``load_state()``. This
+module never imports the memory: it reads the record's layout from ``state_spec()``, so a new
+per-point field needs no change here. The safetensors header
 carries one metadata entry, ``latentstage``, a JSON object with the format version, the model
 id, the latent spec, the memory config, the convention, the counters and (from format 3) a
 SHA-256 checksum of the tensors and the rest of the metadata. Loading checks all of it (type
 and range of every value, counters against the tensors, the checksum) before touching the
 memory, so a bad file never corrupts or poisons a world.
+
+Formats: 1 (float32 record), 2 (+ per-point trust), 3 (+ SHA-256), 4 (the packed record of
+:data:`latentstage.runtime.memory.store.FIELDS`: float16 features, positions inside the voxel,
+int32 recency). Formats 1 to 3 are verified in their own layout, then converted on load.
 
 Writes are atomic: a temporary file in the same folder, fsynced, then renamed over (or, without
 ``overwrite``, linked to) the final name, and the folder is fsynced. Temporary files left by a
@@ -23,13 +30,13 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from latentstage.runtime.errors import CorruptFile, Incompatible, NotFound
-from latentstage.runtime.memory import LatentMemory, WriteStats
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,9 @@ _META_KEY = "latentstage"
 # differ between the saving and the loading memory.
 _VOXEL_FIELDS = ("voxel_base", "voxel_scale", "near", "far", "env_height", "env_width")
 _INT64_MAX = 2**63 - 1
+#: Format this build writes, and the formats it reads (1 to 3 are converted on load).
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 #: Format from which a snapshot must carry a checksum.
 CHECKSUM_SINCE = 3
 #: Temporary files of interrupted saves (``.<name>.<random>.tmp``) and uploads
@@ -47,6 +57,24 @@ _TEMP_PATTERN = re.compile(r"^(\..+\.tmp|tmp[A-Za-z0-9_]+\.upload)$")
 
 class SnapshotExists(Incompatible):
     """A save would replace an existing snapshot without ``overwrite``."""
+
+
+#: name -> (shape, dtype, lowest value, highest value) of every tensor of a state dict.
+Layout = dict[str, tuple[tuple[int, ...], torch.dtype, float, float]]
+
+
+class Snapshottable(Protocol):
+    """What a snapshot needs of a memory (``LatentMemory`` provides it)."""
+
+    config: object  # MemoryConfig: capacity, env_height, env_width and the voxel fields
+    spec: object  # LatentSpec: channels
+
+    def metadata(self) -> dict: ...  # model id, latent spec, memory config, convention
+    def state_dict(self) -> dict[str, torch.Tensor]: ...  # record, env, counters (0-d)
+    def state_spec(self, n: int) -> Layout: ...  # the state's layout for n points
+    def load_state(self, state: dict[str, torch.Tensor]) -> None: ...
+    def from_float_record(self, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
+    def __len__(self) -> int: ...
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -76,7 +104,7 @@ def checksum(meta: dict, tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def save_snapshot(memory: LatentMemory, path: str | Path, overwrite: bool = True) -> Path:
+def save_snapshot(memory: Snapshottable, path: str | Path, overwrite: bool = True) -> Path:
     """Write ``memory`` to ``path`` atomically (temporary file in the same folder, then rename).
 
     Without ``overwrite`` an existing ``path`` is left alone and :class:`SnapshotExists` is
@@ -87,23 +115,9 @@ def save_snapshot(memory: LatentMemory, path: str | Path, overwrite: bool = True
     if not overwrite and path.exists():
         raise SnapshotExists(f"name: snapshot {path.stem!r} already exists; pass overwrite to "
                              "replace it, or choose another name")
-    slots = memory.valid.nonzero().squeeze(1)
-    tensors = {
-        "slot": slots.cpu(),
-        "pos": memory.pos[slots].cpu(),
-        "feat": memory.feat[slots].cpu(),
-        "weight": memory.weight[slots].cpu(),
-        "trust": memory.trust[slots].cpu(),
-        "extent": memory.extent[slots].cpu(),
-        "slant": memory.slant[slots].cpu(),
-        "key": memory.key[slots].cpu(),
-        "last_seen": memory.last_seen[slots].cpu(),
-        "env_feat": memory.env_feat.cpu(),
-        "env_weight": memory.env_weight.cpu(),
-    }
-    tensors = {k: v.contiguous() for k, v in tensors.items()}
-    meta = memory.metadata()
-    meta["counters"] = {"evictions": memory._evictions, "writes": memory._writes}
+    tensors = {k: v.contiguous() for k, v in memory.state_dict().items()}
+    counters = {name: int(tensors.pop(name)) for name in ("evictions", "writes")}
+    meta = {"format_version": FORMAT_VERSION, **memory.metadata(), "counters": counters}
     meta["checksum"] = {"algorithm": "sha256", "value": checksum(meta, tensors)}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -219,15 +233,15 @@ def _short(value, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def check_compatible(meta: dict, memory: LatentMemory, source: str) -> None:
+def check_compatible(meta: dict, memory: Snapshottable, source: str) -> None:
     """Raise :class:`Incompatible` naming the first field where ``meta`` differs from memory
     (:class:`CorruptFile` when a value has the wrong type)."""
     check_metadata(meta, source)
     expected = memory.metadata()
-    if meta["format_version"] not in LatentMemory.READABLE_VERSIONS:
+    if meta["format_version"] not in READABLE_VERSIONS:
         raise Incompatible(
             f"{source}: format_version is {meta['format_version']!r}, "
-            f"this build reads {', '.join(map(str, LatentMemory.READABLE_VERSIONS))}"
+            f"this build reads {', '.join(map(str, READABLE_VERSIONS))}"
         )
     checks = [("model_id", meta["model_id"], expected["model_id"]),
               ("convention", meta["convention"], expected["convention"])]
@@ -242,7 +256,7 @@ def check_compatible(meta: dict, memory: LatentMemory, source: str) -> None:
                                f"{want!r}")
 
 
-def load_snapshot(memory: LatentMemory, path: str | Path) -> None:
+def load_snapshot(memory: Snapshottable, path: str | Path) -> None:
     """Replace the contents of ``memory`` with the snapshot at ``path``.
 
     Everything is verified first (metadata types and ranges, the checksum, tensor names,
@@ -257,64 +271,58 @@ def load_snapshot(memory: LatentMemory, path: str | Path) -> None:
         t = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CorruptFile(f"{source} is truncated or corrupt: {_clip(exc)}") from exc
-    if meta["format_version"] >= CHECKSUM_SINCE:
+    version = meta["format_version"]
+    if version >= CHECKSUM_SINCE:
         if checksum(meta, t) != meta["checksum"]["value"]:
             raise CorruptFile(f"{source}: checksum mismatch (the file was altered or damaged "
                               "after it was written)")
-    if meta["format_version"] == 1 and "trust" not in t and "weight" in t:
-        t["trust"] = torch.ones_like(t["weight"])  # before trust: everything was trusted alike
-    _check_tensors(t, memory, source)
     counters = meta.get("counters", {})
     evictions, writes = int(counters.get("evictions", 0)), int(counters.get("writes", 0))
+    if version < FORMAT_VERSION:
+        if version == 1 and "trust" not in t and "weight" in t:
+            t["trust"] = torch.ones_like(t["weight"])  # before trust: all trusted alike
+        _check_tensors(t, _float_record_layout(memory, _points(t)), memory, source)
+        _check_counters(t, writes, source)
+        t = memory.from_float_record(t)
+    _check_tensors(t, memory.state_spec(_points(t)), memory, source)
     _check_counters(t, writes, source)
-
-    slots = t["slot"].to(memory.device)
-    memory.clear()
-    memory.pos[slots] = t["pos"].to(memory.device)
-    memory.feat[slots] = t["feat"].to(memory.device)
-    memory.weight[slots] = t["weight"].to(memory.device)
-    memory.trust[slots] = t["trust"].to(memory.device)
-    memory.extent[slots] = t["extent"].to(memory.device)
-    memory.slant[slots] = t["slant"].to(memory.device)
-    memory.key[slots] = t["key"].to(memory.device)
-    memory.last_seen[slots] = t["last_seen"].to(memory.device)
-    memory.valid[slots] = True
-    memory.env_feat.copy_(t["env_feat"])
-    memory.env_weight.copy_(t["env_weight"])
-    memory._count = int(slots.numel())
-    memory._high = int(slots.max()) + 1 if slots.numel() else 0
-    memory._evictions = evictions
-    memory._writes = writes
-    memory._last = WriteStats()
-    memory._reindex()
+    t["writes"] = torch.tensor(writes, dtype=torch.int64)
+    t["evictions"] = torch.tensor(evictions, dtype=torch.int64)
+    memory.load_state(t)
 
 
-# Inclusive value ranges of the per-point tensors (slant is a ratio clamped to [1, 4], fused by
-# running averages, so a little rounding is allowed either side).
-_RANGES = {"weight": (0.0, math.inf), "trust": (0.0, math.inf), "extent": (0.0, math.inf),
-           "slant": (1.0 - 1e-3, 4.0 + 1e-3), "env_weight": (0.0, math.inf)}
+def _points(t: dict[str, torch.Tensor]) -> int:
+    return t["slot"].shape[0] if "slot" in t and t["slot"].dim() == 1 else -1
 
 
-def _check_tensors(t: dict[str, torch.Tensor], memory: LatentMemory, source: str) -> None:
-    n = t["slot"].shape[0] if "slot" in t and t["slot"].dim() == 1 else -1
-    c, cfg = memory.spec.channels, memory.config
-    want = {
-        "slot": ((n,), torch.int64),
-        "pos": ((n, 3), torch.float32),
-        "feat": ((n, c), torch.float32),
-        "weight": ((n,), torch.float32),
-        "trust": ((n,), torch.float32),
-        "extent": ((n,), torch.float32),
-        "slant": ((n,), torch.float32),
-        "key": ((n,), torch.int64),
-        "last_seen": ((n,), torch.int64),
-        "env_feat": ((c, cfg.env_height, cfg.env_width), torch.float32),
-        "env_weight": ((cfg.env_height, cfg.env_width), torch.float32),
+def _float_record_layout(memory: Snapshottable, n: int) -> Layout:
+    """The layout of formats 1 to 3: a float32 record (slant is a ratio clamped to [1, 4],
+    fused by running averages, so a little rounding is allowed either side)."""
+    c, cfg, f32, inf = memory.spec.channels, memory.config, torch.float32, math.inf
+    return {
+        "slot": ((n,), torch.int64, -inf, inf),
+        "pos": ((n, 3), f32, -inf, inf),
+        "feat": ((n, c), f32, -inf, inf),
+        "weight": ((n,), f32, 0.0, inf),
+        "trust": ((n,), f32, 0.0, inf),
+        "extent": ((n,), f32, 0.0, inf),
+        "slant": ((n,), f32, 1.0 - 1e-3, 4.0 + 1e-3),
+        "key": ((n,), torch.int64, 0.0, 2.0**62),
+        "last_seen": ((n,), torch.int64, -inf, inf),  # checked against the counters
+        "env_feat": ((c, cfg.env_height, cfg.env_width), f32, -inf, inf),
+        "env_weight": ((cfg.env_height, cfg.env_width), f32, 0.0, inf),
     }
+
+
+def _check_tensors(t: dict[str, torch.Tensor], want: Layout, memory: Snapshottable,
+                   source: str) -> None:
+    """Names, shapes, dtypes, finiteness and ranges of ``t`` against ``want``; unique keys;
+    slots outside the capacity are packed into the first slots."""
+    n, cfg = _points(t), memory.config
     extra = sorted(set(t) - set(want))
     if extra:
         raise CorruptFile(f"{source} has unexpected tensors {_short(extra)}")
-    for name, (shape, dtype) in want.items():
+    for name, (shape, dtype, lo, hi) in want.items():
         if name not in t:
             raise CorruptFile(f"{source} lacks tensor {name!r}")
         if tuple(t[name].shape) != shape or t[name].dtype != dtype:
@@ -324,8 +332,8 @@ def _check_tensors(t: dict[str, torch.Tensor], memory: LatentMemory, source: str
             )
         if t[name].is_floating_point() and not bool(torch.isfinite(t[name]).all()):
             raise CorruptFile(f"{source}: tensor {name!r} has non-finite values")
-    for name, (lo, hi) in _RANGES.items():
-        if t[name].numel() and not (lo <= float(t[name].min()) and float(t[name].max()) <= hi):
+        if name != "slot" and t[name].numel() and not (
+                lo <= float(t[name].min()) and float(t[name].max()) <= hi):
             raise CorruptFile(f"{source}: tensor {name!r} has values outside [{lo:g}, {hi:g}]")
     if n > cfg.capacity:
         raise Incompatible(f"{source} holds {n} points, over this memory's capacity "

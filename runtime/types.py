@@ -13,7 +13,7 @@ camera axes, Z-up metres).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 import numpy as np
@@ -140,17 +140,34 @@ class WorldSpec:
     keep: bool = True  # False: freed when the last session leaves (Open's own worlds)
 
 
+@dataclass
+class WriteStats:
+    """What one ``LatentMemory.write`` did, in tokens."""
+
+    fused: int = 0  # tokens merged into an existing voxel (including replacements)
+    replaced: int = 0  # of ``fused``: entries replaced by a strongly disagreeing observation
+    new: int = 0  # tokens that created a new voxel
+    merged_in_frame: int = 0  # tokens folded into another token of the same frame and voxel
+    sky: int = 0  # tokens written to the environment latent
+    masked: int = 0  # tokens skipped: dynamic mask, zero depth or nearer than ``near``
+    evicted: int = 0  # entries evicted to make room
+    dropped: int = 0  # new voxels not stored: the store was full of this very write
+
+
 @dataclass(frozen=True)
 class MemoryInfo:
-    """A world's memory after a frame (or at listing time)."""
+    """A world's memory: what ``LatentMemory.stats()`` returns, and what a frame or a listing
+    reports (the wire carries all but ``env_cells`` and ``last_write``)."""
 
     points: int = 0  # stored points
     capacity: int = 0  # maximum points
-    bytes: int = 0  # bytes held by the store's buffers
+    bytes: int = 0  # bytes held by the store's buffers (fixed at construction)
     used_bytes: int = 0  # bytes attributable to stored points and the environment
-    evictions: int = 0  # evicted points since creation
-    writes: int = 0  # frames written since creation
+    evictions: int = 0  # evicted points since creation (or clear)
+    writes: int = 0  # frames written since creation (or clear)
     coverage: float = 0.0  # fraction of the frame's latent pixels the readout covered, 0..1
+    env_cells: int = 0  # environment cells observed at least once
+    last_write: WriteStats = field(default_factory=WriteStats)  # the most recent write
 
 
 @dataclass(frozen=True)

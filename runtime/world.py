@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +51,8 @@ DEPTH_ESTIMATE_T = 0.05
 
 
 def memory_info(memory: LatentMemory, coverage: float = 0.0) -> MemoryInfo:
-    """The plain-data stats of ``memory``."""
-    s = memory.stats()
-    return MemoryInfo(s.points, s.capacity, s.bytes, s.used_bytes, s.evictions, s.writes,
-                      coverage)
+    """``memory.stats()`` with the readout ``coverage`` of a frame (0..1)."""
+    return replace(memory.stats(), coverage=coverage)
 
 
 @dataclass

@@ -75,7 +75,7 @@ META_PATHS = [("format_version",), ("model_id",), ("convention",), ("latent_spec
               ("latent_spec", "channels"), ("memory_config",), ("memory_config", "env_height"),
               ("memory_config", "voxel_base"), ("counters",), ("counters", "evictions"),
               ("counters", "writes"), ("checksum",), ("checksum", "value")]
-TENSORS = ["slot", "pos", "feat", "weight", "trust", "extent", "slant", "key", "last_seen",
+TENSORS = ["slot", "offset", "feat", "weight", "trust", "extent", "slant", "key", "last_seen",
            "env_feat", "env_weight"]
 
 
@@ -136,6 +136,8 @@ def _mutate(data: bytes, kind: str, details) -> bytes:
         flat = t[name].reshape(-1).clone()
         if not flat.is_floating_point():
             value = int(value) if math.isfinite(value) and abs(value) < 2**63 else -1
+            info = torch.iinfo(flat.dtype)  # narrow record fields: clamp into the dtype
+            value = min(max(value, info.min), info.max)
         if flat.numel():
             flat[index % flat.numel()] = value
         t[name] = flat.reshape(t[name].shape)

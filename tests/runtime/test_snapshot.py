@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
+from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from latentstage.runtime.camera import Intrinsics, look_at
 from latentstage.runtime.errors import CorruptFile, Incompatible, NotFound
-from latentstage.runtime.memory import LatentMemory, LatentSpec, MemoryConfig
+from latentstage.runtime.memory import LatentMemory, LatentSpec, MemoryConfig, WriteStats
+from latentstage.runtime.memory.store import FIELDS
 from latentstage.runtime.snapshot import read_snapshot_metadata
 
 SPEC = LatentSpec(channels=4, stride=8)
@@ -32,9 +36,17 @@ def filled_memory(**config) -> LatentMemory:
 
 
 def buffers(memory: LatentMemory) -> dict[str, torch.Tensor]:
-    names = ("pos", "feat", "weight", "trust", "extent", "slant", "key", "last_seen", "valid",
-             "env_feat", "env_weight", "sorted_key", "sorted_slot")
-    return {n: getattr(memory, n).clone() for n in names}
+    """Every buffer of the memory, free slots and the block index included."""
+    out = {n: getattr(memory.store, n).clone() for n in FIELDS}
+    out.update(block_lo=memory.store.block_lo.clone(), block_hi=memory.store.block_hi.clone(),
+               env_feat=memory.env.feat.clone(), env_weight=memory.env.weight.clone())
+    return out
+
+
+def equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name, tensor in a.items():
+        assert torch.equal(tensor, b[name]), name
 
 
 def test_round_trip_is_bit_exact(tmp_path):
@@ -43,8 +55,7 @@ def test_round_trip_is_bit_exact(tmp_path):
     memory.save(path)
     loaded = LatentMemory(SPEC, MemoryConfig(capacity=4096), model_id="test-model")
     loaded.load(path)
-    for name, tensor in buffers(memory).items():
-        assert torch.equal(tensor, getattr(loaded, name)), name
+    equal(buffers(memory), buffers(loaded))
     assert loaded.stats().points == memory.stats().points
     assert loaded.stats().writes == memory.stats().writes
     for pose in POSES:
@@ -52,8 +63,8 @@ def test_round_trip_is_bit_exact(tmp_path):
         assert torch.equal(a.features, b.features) and torch.equal(a.sky, b.sky)
     meta = read_snapshot_metadata(path)
     assert meta["latent_spec"] == {"channels": 4, "stride": 8, "scaling": 1.0, "shift": 0.0}
-    assert meta["format_version"] == 3 and meta["model_id"] == "test-model"
-    assert len(meta["checksum"]["value"]) == 64  # format 3: SHA-256 of tensors and metadata
+    assert meta["format_version"] == 4 and meta["model_id"] == "test-model"
+    assert len(meta["checksum"]["value"]) == 64  # from format 3: SHA-256 of tensors and metadata
     assert "voxel_base" in meta["memory_config"] and meta["convention"]
 
 
@@ -94,12 +105,11 @@ def test_mismatched_snapshot_is_refused_and_memory_untouched(tmp_path, other, fi
     filled_memory().save(path)
     lat = torch.ones(other.spec.channels, 16, 16)
     k = Intrinsics.from_fov(70, 16 * other.spec.stride, 16 * other.spec.stride)
-    other.write(lat, torch.full((16, 16), 2.0), k, POSES[0])
+    other.write(lat, torch.full((16, 16), 2.0), other.camera(k, POSES[0]))
     before = buffers(other)
     with pytest.raises(Incompatible, match=field.replace(".", r"\.")):
         other.load(path)
-    for name, tensor in before.items():
-        assert torch.equal(tensor, getattr(other, name)), name
+    equal(before, buffers(other))
 
 
 def test_truncated_snapshot_gives_a_clear_error(tmp_path):
@@ -112,7 +122,7 @@ def test_truncated_snapshot_gives_a_clear_error(tmp_path):
         before = buffers(memory)
         with pytest.raises(CorruptFile, match="world.safetensors"):
             memory.load(path)
-        assert torch.equal(before["feat"], memory.feat)
+        equal(before, buffers(memory))
 
 
 def test_corrupt_snapshots_give_clear_errors(tmp_path):
@@ -141,7 +151,7 @@ def test_corrupt_snapshots_give_clear_errors(tmp_path):
 
 def test_snapshot_with_non_finite_values_is_refused(tmp_path):
     memory = filled_memory()
-    memory.feat[memory.valid.nonzero()[0, 0], 0] = float("nan")
+    memory.store.feat[memory.store.occupied()[0], 0] = float("nan")
     path = tmp_path / "world.safetensors"
     memory.save(path)
     with pytest.raises(CorruptFile, match="non-finite"):
@@ -157,27 +167,83 @@ def test_load_into_smaller_capacity_is_refused(tmp_path):
         small.load(path)
 
 
+DATA = Path(__file__).parent / "data"
+FIXTURE_CONFIG = MemoryConfig(capacity=1024, env_height=8, env_width=16)
+FIXTURE_K = Intrinsics.from_fov(70, 64, 64)
+FIXTURE_VIEWS = [look_at([0, 0.3, 0], [3, 0.3, 0.1]), look_at([-0.5, 0.2, 0.3], [3, 0.4, 0])]
+
+
+def fixture_memory(**config) -> LatentMemory:
+    return LatentMemory(LatentSpec(4, 8), dataclasses.replace(FIXTURE_CONFIG, **config),
+                        model_id="fixture")
+
+
+def test_format_3_snapshots_load_and_read_as_before(tmp_path):
+    """A snapshot written by the format-3 code (float32 record; data/make_memory_format3.py)
+    loads into the packed record and reads out as that code did: coverage and sky exactly,
+    features and depth to float16 precision."""
+    path = DATA / "memory_format3.safetensors"
+    assert read_snapshot_metadata(path)["format_version"] == 3
+    old = load_file(str(path))
+    memory = fixture_memory()
+    memory.load(path)
+    state = memory.state_dict()
+    assert len(memory) == old["slot"].numel() == 159 and int(state["writes"]) == 3
+    assert torch.equal(state["slot"], old["slot"]) and torch.equal(state["key"], old["key"])
+    assert torch.equal(state["feat"], old["feat"].half())
+    assert torch.equal(state["last_seen"], old["last_seen"].int())
+    positions = memory.store.positions(state["slot"])
+    # Voxels here are <= 25 cm: half a 1/65535 step is 1.9 µm, plus float32 rounding.
+    assert (positions - old["pos"]).abs().max() < 2.5e-6
+    reads = load_file(str(DATA / "memory_format3_readout.safetensors"))
+    for i, pose in enumerate(FIXTURE_VIEWS):
+        out = memory.readout(memory.camera(FIXTURE_K, pose))
+        assert torch.equal(out.coverage, reads[f"coverage{i}"])
+        assert torch.equal(out.sky, reads[f"sky{i}"])
+        # float16 features and extents (relative error <= 2**-11) move values and tent
+        # weights a little: features of a few units, depths of 2 to 3 m.
+        assert (out.features - reads[f"features{i}"]).abs().max() < 1e-2
+        assert (out.depth - reads[f"depth{i}"]).abs().max() < 1e-3
+    memory.save(tmp_path / "again.safetensors")  # converted on load, saved as format 4
+    assert read_snapshot_metadata(tmp_path / "again.safetensors")["format_version"] == 4
+    again = fixture_memory()
+    again.load(tmp_path / "again.safetensors")
+    equal(buffers(memory), buffers(again))
+
+
 def test_version_1_snapshots_load_with_every_point_trusted(tmp_path):
     """Snapshots written before per-point trust existed still load, and read out as before."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
-    memory = filled_memory()
-    path = tmp_path / "world.safetensors"
-    memory.save(path)
+    path = DATA / "memory_format3.safetensors"
     meta = read_snapshot_metadata(path)
     tensors = load_file(str(path))
-    del tensors["trust"]
+    del tensors["trust"], meta["checksum"]
     meta["format_version"] = 1
     old = tmp_path / "v1.safetensors"
     save_file(tensors, str(old), metadata={"latentstage": json.dumps(meta)})
-    loaded = LatentMemory(SPEC, MemoryConfig(capacity=4096), model_id="test-model")
+    loaded = fixture_memory()
     loaded.load(old)
-    assert len(loaded) == len(memory)
-    assert torch.all(loaded.trust[loaded.valid] == 1)
-    untrusting = LatentMemory(SPEC, MemoryConfig(capacity=4096, yield_ratio=0),
-                              model_id="test-model")
+    assert len(loaded) == tensors["slot"].numel()
+    assert torch.all(loaded.store.trust[loaded.store.occupied()] == 1)
+    untrusting = fixture_memory(yield_ratio=0)
     untrusting.load(path)
-    for pose in POSES:  # all equally trusted reads like trust switched off
-        camera = loaded.camera(K, pose)
+    for pose in FIXTURE_VIEWS:  # all equally trusted reads like trust switched off
+        camera = loaded.camera(FIXTURE_K, pose)
         a, b = loaded.readout(camera), untrusting.readout(camera)
         assert torch.equal(a.features, b.features) and torch.equal(a.depth, b.depth)
+
+
+def test_state_dict_round_trip_and_record_layout():
+    """``load_state(state_dict())`` reproduces every buffer; the record is FIELDS, one entry
+    per field, and costs 25 + 2C bytes per point plus the block index."""
+    memory = filled_memory()
+    state = memory.state_dict()
+    assert set(state) == {"slot", *FIELDS, "env_feat", "env_weight", "writes", "evictions"}
+    for name, (shape, dtype, _, _) in memory.state_spec(len(memory)).items():
+        assert tuple(state[name].shape) == shape and state[name].dtype == dtype, name
+    copy = LatentMemory(SPEC, MemoryConfig(capacity=4096), model_id="test-model")
+    copy.load_state(state)
+    equal(buffers(memory), buffers(copy))
+    assert copy.stats() == dataclasses.replace(memory.stats(), last_write=WriteStats())
+    assert memory.store.bytes_per_point() == 25 + 2 * SPEC.channels + 24 / 512

@@ -137,8 +137,9 @@ def test_snapshot_round_trip_and_errors(store):
     name, path = store.save(world.world_id, "lobby-v1")
     assert name == "lobby-v1" and path.is_file()
     loaded = store.create(WorldSpec(SnapshotSource(name="lobby-v1")))
-    for attr in ("pos", "feat", "weight", "valid"):
-        assert torch.equal(getattr(loaded.memory, attr), getattr(world.memory, attr))
+    mine, theirs = loaded.memory.state_dict(), world.memory.state_dict()
+    for name in ("slot", "key", "offset", "feat", "weight"):
+        assert torch.equal(mine[name], theirs[name]), name
     assert [s.name for s in store.snapshots()] == ["lobby-v1"]
     with pytest.raises(NotFound, match="nope"):
         store.create(WorldSpec(SnapshotSource(name="nope")))
