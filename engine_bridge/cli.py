@@ -74,13 +74,13 @@ def play_command(
     from latentstage.engine_bridge import client as C
     from latentstage.engine_bridge.paths import read_path
     from latentstage.engine_bridge.play import play
-    from latentstage.runtime.serve_cli import parse_size
+    from latentstage.runtime.sizes import size_option
 
     try:
         cam = read_path(path, convention)
     except (ValueError, KeyError) as exc:
         raise typer.BadParameter(str(exc), param_hint="--path") from None
-    w, h = parse_size(size, "--size") if size else (cam.size or (256, 256))
+    w, h = size_option(size, "--size") if size else (cam.size or (256, 256))
     num, _, den = timecode_rate.partition("/")
     rate = (int(num), int(den)) if den else int(num)
     rate_fps = fps or cam.fps or 30.0
@@ -148,9 +148,9 @@ def watch_command(
 
     from latentstage.engine_bridge import client as C
     from latentstage.engine_bridge.watch import watch
-    from latentstage.runtime.serve_cli import parse_size
+    from latentstage.runtime.sizes import size_option
 
-    w, h = parse_size(size, "--size")
+    w, h = size_option(size, "--size")
     open_msg = C.watch_message(camera, (w, h), encoding, target_fps=fps,
                                client_name="latentstage-client-watch")
     console = Console()

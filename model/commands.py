@@ -20,21 +20,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from latentstage.runtime.sizes import size_option
+
 console = Console()
-
-
-def parse_size(value: str, option: str = "--size") -> tuple[int, int]:
-    """``WxH`` to (width, height), multiples of 8, with an error naming the option."""
-    from latentstage.model.worlds.io import parse_size as parse
-
-    try:
-        w, h = parse(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from exc
-    if w < 8 or h < 8 or w % 8 or h % 8:
-        raise typer.BadParameter(f"{value!r}: width and height must be multiples of 8 (>= 8)",
-                                 param_hint=option)
-    return w, h
 
 
 def _progress() -> Progress:
@@ -44,9 +32,9 @@ def _progress() -> Progress:
 
 
 def _device(device: str):
-    from latentstage.runtime.bench_cli import resolve_device
+    from latentstage.runtime.device import device_option
 
-    return resolve_device(device)
+    return device_option(device)
 
 
 def _model_path(model_dir: str) -> Path:
@@ -92,8 +80,8 @@ def train(
     dev = _device(device)
     defaults = {"autoencoder": (3000, 2e-3), "generator": (3000, 1e-3)}[stage]
     cfg = training.TrainConfig(
-        stage=stage, steps=steps or defaults[0], size=parse_size(size), batch=batch,
-        lr=lr or defaults[1], device=str(dev), clips=clips, clip_frames=clip_frames,
+        stage=stage, steps=steps or defaults[0], size=size_option(size, "--size", multiple=8),
+        batch=batch, lr=lr or defaults[1], device=str(dev), clips=clips, clip_frames=clip_frames,
         command="latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -161,7 +149,7 @@ def evaluate(
             raise typer.BadParameter(f"{suite!r}: {exc}", param_hint="--suite") from exc
         if not cases:
             raise typer.BadParameter(f"{suite!r}: the suite lists no cases", param_hint="--suite")
-    wh = parse_size(size) if size else tuple(model.config.native_size)
+    wh = size_option(size, "--size", multiple=8) if size else tuple(model.config.native_size)
     total = sum(c.frames for c in cases) * 3
     if jobs == 0:
         jobs = 1 if dev.type == "cuda" else min(os.cpu_count() or 1, len(cases))

@@ -220,18 +220,18 @@ def bench_serve(
     """gRPC against in-process: fps, p50/p95/p99 pose-to-frame latency, transport overhead."""
     import torch
 
-    from latentstage.runtime.bench_cli import device_name
+    from latentstage.runtime.device import configure_threads, device_name, resolve_device
     from latentstage.runtime.errors import NotFound
-    from latentstage.runtime.hub import Hub, configure_threads, resolve_device
-    from latentstage.runtime.serve_cli import parse_size
+    from latentstage.runtime.hub import Hub
     from latentstage.runtime.server import ServerConfig, ServerThread
+    from latentstage.runtime.sizes import size_option
     from latentstage.runtime.types import Limits
 
     console = Console(width=max(Console().width, 132))
     logging.getLogger("latentstage").setLevel(logging.WARNING)  # per-session lines off
     configs = DEFAULT_CONFIGS
     if size:
-        s = parse_size(size, "--size")
+        s = size_option(size, "--size")
         configs = ((s, "raw"), (s, "jpeg"))
     dev = resolve_device(device)
     tmp = Path(tempfile.mkdtemp(prefix="latentstage-bench-"))

@@ -1,5 +1,7 @@
 """``latentstage bench …``: benchmarks that print ratios measured in one run.
 
+The benchmarks live in this package (``bench/``), off the serving floor: the runtime never
+imports them; ``latentstage.runtime.cli`` loads this app only when ``latentstage bench`` runs.
 Figures are never asserted by tests; record them in ``docs/benchmarks.md`` with the command
 and the machine they ran on.
 """
@@ -13,25 +15,6 @@ from rich.console import Console
 from rich.table import Table
 
 bench_app = typer.Typer(help="Benchmarks (ratios measured in one run).", no_args_is_help=True)
-
-
-def resolve_device(device: str):
-    """``auto``/``cpu``/``cuda[:N]`` to a torch device; a bad value is a CLI error on --device."""
-    from latentstage.runtime.errors import InvalidInput
-    from latentstage.runtime.hub import resolve_device as resolve
-
-    try:
-        return resolve(device)
-    except InvalidInput as exc:
-        raise typer.BadParameter(str(exc), param_hint="--device") from exc
-
-
-def device_name(device) -> str:
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
 def _reference_encoder(device):
@@ -59,9 +42,10 @@ def memory_bench(
     """Latent memory against the RGB point cloud: conditioning time and bytes, and scaling."""
     import torch
 
-    from latentstage.runtime.bench_memory import conditioning, scaling
+    from latentstage.bench.memory import conditioning, scaling
+    from latentstage.runtime.device import device_name, device_option
 
-    dev = resolve_device(device)
+    dev = device_option(device)
     console = Console(width=max(Console().width, 150))
     try:
         size_list = [int(s) for s in sizes.split(",")]
@@ -116,7 +100,7 @@ def soak_bench(
     import logging
     import time
 
-    from latentstage.runtime.bench_soak import SoakConfig, run_soak
+    from latentstage.bench.soak import SoakConfig, run_soak
 
     logging.getLogger("latentstage").setLevel(logging.WARNING)  # per-session lines off
     # grpc.aio's poller reports "Event loop is closed" when a scenario's loop ends before its
@@ -140,7 +124,15 @@ def soak_bench(
             console.print(f"[red]{o.name}[/red]: {failure}")
     if any(o.failed for o in outcomes):
         raise typer.Exit(1)
-# Imported last: bench_freed imports only numpy, typer and rich at module level.
-from latentstage.runtime.bench_freed import bench_freed  # noqa: E402
+# Imported last: these import only numpy, typer and rich at module level (export.cli: typer
+# and rich; its heavy imports stay in the command bodies).
+from latentstage.bench.freed import bench_freed  # noqa: E402
+from latentstage.bench.native import bench_native  # noqa: E402
+from latentstage.bench.serve import bench_serve  # noqa: E402
+from latentstage.export.cli import backends as bench_backends  # noqa: E402
 
 bench_app.command("freed")(bench_freed)
+bench_app.command("serve")(bench_serve)
+bench_app.command("native")(bench_native)
+bench_app.command("backends", help="Every backend against torch eager, per network and per "
+                  "frame.")(bench_backends)
