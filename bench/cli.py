@@ -8,13 +8,59 @@ and the machine they ran on.
 
 from __future__ import annotations
 
+import contextlib
 import platform
+import shlex
+import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
-bench_app = typer.Typer(help="Benchmarks (ratios measured in one run).", no_args_is_help=True)
+from latentstage.bench.docs import DOCS_PAGE, Tee, write_section
+
+
+class _BenchGroup(TyperGroup):
+    """Keeps the subcommand's own arguments (ctx.meta), for the command --write-docs prints."""
+
+    def invoke(self, ctx):
+        ctx.meta["bench.args"] = [*ctx._protected_args, *ctx.args]
+        return super().invoke(ctx)
+
+
+_RUN: dict = {}  # this run's --write-docs state: the Tee and the page (set by _options)
+
+
+def _written(_result, write_docs: bool, docs_page: Path) -> None:
+    """After a benchmark succeeded: write its section of the page (``--write-docs``)."""
+    if not write_docs:
+        return
+    args = _RUN["args"]
+    command = "latentstage bench " + " ".join(shlex.quote(a) for a in args)
+    page = write_section(args[0], command, _RUN["tee"].text(), docs_page)
+    print(f"wrote the {args[0]!r} section of {page}", file=sys.stderr)
+
+
+bench_app = typer.Typer(help="Benchmarks (ratios measured in one run).", no_args_is_help=True,
+                        cls=_BenchGroup, result_callback=_written)
+
+
+@bench_app.callback()
+def _options(
+    ctx: typer.Context,
+    write_docs: bool = typer.Option(
+        False, "--write-docs", help="Also write this benchmark's section of docs/benchmarks.md "
+        "(between <!-- bench:NAME --> markers): the command and all it printed."),
+    docs_page: Path = typer.Option(DOCS_PAGE, "--docs-page", help="The page --write-docs "
+                                   "writes."),
+) -> None:
+    """Benchmarks that print figures measured in one run; --write-docs NAME ... records one."""
+    _RUN.clear()
+    if write_docs:
+        _RUN.update(args=ctx.meta["bench.args"], tee=Tee(sys.stdout))
+        ctx.with_resource(contextlib.redirect_stdout(_RUN["tee"]))
 
 
 def _reference_encoder(device):
@@ -129,10 +175,12 @@ def soak_bench(
 from latentstage.bench.freed import bench_freed  # noqa: E402
 from latentstage.bench.native import bench_native  # noqa: E402
 from latentstage.bench.serve import bench_serve  # noqa: E402
+from latentstage.bench.threads import bench_threads  # noqa: E402
 from latentstage.export.cli import backends as bench_backends  # noqa: E402
 
 bench_app.command("freed")(bench_freed)
 bench_app.command("serve")(bench_serve)
 bench_app.command("native")(bench_native)
+bench_app.command("threads")(bench_threads)
 bench_app.command("backends", help="Every backend against torch eager, per network and per "
                   "frame.")(bench_backends)

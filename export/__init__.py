@@ -1,4 +1,4 @@
-"""Export: checkpoints to ONNX and TensorRT engine bundles (see DESIGN.md and docs/export.md).
+"""Export: checkpoints to ONNX and TensorRT engine bundles (docs/export.md, docs/architecture.md).
 
 - :mod:`.exporter`: ``export_bundle(ExportOptions(...))``, export -> check -> verify -> write;
 - :mod:`.networks`: the contract's three networks as exportable modules, and the shape plan;

@@ -1,4 +1,4 @@
-"""Real inputs for verification and benchmarks: a procedural frame, or a synthetic one.
+"""Real inputs for verification and benchmarks: a procedural frame and its camera path.
 
 "Real" means what the networks see in use: a rendered image, its depth and sky at latent pixel
 centres, the camera that saw it, and a camera path that pans away and comes back. They come

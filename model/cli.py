@@ -1,4 +1,6 @@
-"""CLI sub-apps of the model package: ``latentstage worlds …`` (and later train / eval).
+"""``latentstage worlds …``: procedural world renders with ground truth, and renderer speed.
+
+(``train``, ``eval``, ``eval-merge`` and ``demo`` are in :mod:`latentstage.model.commands`.)
 
 Heavy modules (torch, the renderer) are imported inside the command bodies so that
 ``latentstage --help`` stays fast.
