@@ -15,6 +15,7 @@ alternating, and the table gives the median fps of the rounds and the ratio poli
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 import subprocess
 import sys
@@ -88,8 +89,9 @@ def bench_threads(
     source = str(bundled_checkpoint_dir()) if model == "bundled" else model
     device = torch.device("cpu")
     demo_model = WorldModel.from_pretrained(source, device=device)
-    console = Console(width=max(Console().width, 120))
-    console.print(f"CPU: {cores} usable cores; load: {load} busy-loop process(es); torch "
+    console = Console(width=max(Console().width, 160))
+    console.print(f"CPU: {cores} usable cores, 1-minute load average {os.getloadavg()[0]:.1f} "
+                  f"before the run; load: {load} busy-loop process(es); torch "
                   f"{torch.__version__}; model {demo_model.model_id}; default {default} "
                   f"threads, policy {policy} threads (one session)")
     if default == policy:

@@ -242,11 +242,16 @@ def demo(
     model_dir: str = typer.Option("bundled", "--model",
                                   help="Checkpoint directory (torch) or engine bundle."),
     backend: str = typer.Option("torch", help="torch, onnxruntime or tensorrt."),
+    threads: int = typer.Option(None, min=1, help="Torch CPU threads (default: the serving "
+                                "policy, docs/service.md 'CPU threads'; or "
+                                "$LATENTSTAGE_TORCH_THREADS)."),
 ) -> None:
     """Fly away from a seed frame and back; write demo.mp4, report.json and a plot."""
     from latentstage.model.demo import run_demo
+    from latentstage.runtime.device import configure_threads
 
     dev = _device(device)
+    configure_threads(dev, threads)  # torch's default stalls when another process is busy
     if backend == "torch":
         model = _load_model(model_dir, dev)
     else:
