@@ -35,7 +35,8 @@ FOV_DEG = 70.0
 
 
 def tiny_checkpoint(directory: str | Path, native_size: tuple[int, int] = (64, 64)) -> Path:
-    """Save a small random WorldModel (fast on a CPU) for tests and smoke runs."""
+    """Save a small random WorldModel (fast on a CPU) for smoke runs: the soak, the Unity
+    benchmark, docs/service.md. (Tests use their own, tests/conftest.py.)"""
     from latentstage.model.world_model import WorldModel
 
     model = WorldModel.create(
