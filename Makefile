@@ -156,8 +156,11 @@ unity-test: unity native-build
 bench-unity: unity native-build
 	LATENTSTAGE_NATIVE_LIB=$(NATIVE_LIB) $(BIN)/python tests/unity/bench_unity.py
 
+# ruff, and the layer contracts of pyproject.toml ([tool.importlinter]): the runtime imports no
+# model/export/engine_bridge/bench code outside its CLI root; the servicer and translate no torch.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) build *.egg-info out .pytest_cache .ruff_cache tools/node_modules

@@ -1,1 +1,1 @@
-"""Engine bridge: clients for game engines and camera trackers (see DESIGN.md)."""
+"""Engine bridge: clients for game engines and camera trackers (see docs/architecture.md)."""

@@ -109,7 +109,7 @@ def play_command(
     from latentstage.engine_bridge.media import Mp4Sink, latency_plot
     from latentstage.engine_bridge.paths import MissingExtra, load_path
     from latentstage.engine_bridge.play import play
-    from latentstage.runtime.serve_cli import parse_size
+    from latentstage.runtime.sizes import size_option
 
     console = Console()
     try:
@@ -120,7 +120,7 @@ def play_command(
         raise typer.BadParameter(str(exc), param_hint="--path") from None
     for warning in cam.warnings:
         console.print(f"[yellow]warning[/yellow]: {warning}", soft_wrap=True)
-    w, h = parse_size(size, "--size") if size else (cam.size or (256, 256))
+    w, h = size_option(size, "--size") if size else (cam.size or (256, 256))
     num, _, den = timecode_rate.partition("/")
     rate = (int(num), int(den)) if den else int(num)
     rate_fps = fps or cam.fps or 30.0
@@ -201,9 +201,9 @@ def watch_command(
 
     from latentstage.engine_bridge import client as C
     from latentstage.engine_bridge.watch import watch
-    from latentstage.runtime.serve_cli import parse_size
+    from latentstage.runtime.sizes import size_option
 
-    w, h = parse_size(size, "--size")
+    w, h = size_option(size, "--size")
     encoding = encoding.value
     open_msg = C.watch_message(camera, (w, h), encoding, target_fps=fps,
                                client_name="latentstage-client-watch")

@@ -1,7 +1,8 @@
 """CLI commands of the export package: ``latentstage export`` and ``latentstage bench backends``.
 
 Heavy imports (torch, onnx, the model) stay inside the command bodies. ``latentstage.runtime.cli``
-mounts these commands without importing this module until one of them runs.
+mounts ``export`` (and ``latentstage.bench.cli`` mounts ``backends``) without importing this
+module until one of them runs.
 """
 
 from __future__ import annotations
@@ -49,18 +50,6 @@ class HardwareCompatibility(StrEnum):
     none = "none"  # the GPU the engine was built on
     ampere_plus = "ampere_plus"  # any Ampere or newer GPU
     same_compute_capability = "same_compute_capability"  # GPUs of the same compute capability
-
-
-def parse_size(value: str | None, option: str) -> tuple[int, int] | None:
-    """``WxH`` to (width, height), with an error naming the option (None passes through)."""
-    if value is None:
-        return None
-    try:
-        w, h = (int(v) for v in value.lower().split("x"))
-    except ValueError as exc:
-        raise typer.BadParameter(f"{value!r}: expected WxH, e.g. 128x128",
-                                 param_hint=option) from exc
-    return w, h
 
 
 class _RichProgress:
@@ -143,8 +132,8 @@ def export(
     try:
         options = ExportOptions(
             out=out, checkpoint=checkpoint, format=format, precision=precision,
-            size=parse_size(size, "--size"), min_size=parse_size(min_size, "--min-size"),
-            max_size=parse_size(max_size, "--max-size"), batch=batch, exporter=exporter,
+            size=_size(size, "--size"), min_size=_size(min_size, "--min-size"),
+            max_size=_size(max_size, "--max-size"), batch=batch, exporter=exporter,
             device=str(dev), timing_cache=timing_cache,
             hardware_compatibility=hardware_compatibility, force=force,
         )
@@ -161,11 +150,18 @@ def export(
 def _device(device: str, format: str):
     import torch
 
-    from latentstage.runtime.bench_cli import resolve_device
+    from latentstage.runtime.device import device_option
 
     if device == "auto" and format == "onnx":
         return torch.device("cpu")  # onnxruntime's CPU provider is always there
-    return resolve_device(device)
+    return device_option(device)
+
+
+def _size(value: str | None, option: str) -> tuple[int, int] | None:
+    """``WxH`` as (width, height) (None passes through); a bad value is a usage error."""
+    from latentstage.runtime.sizes import size_option
+
+    return None if value is None else size_option(value, option)
 
 
 def _summary(manifest) -> None:
@@ -197,10 +193,11 @@ def backends(
     import torch
 
     from latentstage.export.bench import run_bench
-    from latentstage.runtime.bench_cli import device_name, resolve_device
+    from latentstage.runtime.device import device_name, device_option
+    from latentstage.runtime.sizes import size_option
 
-    dev = resolve_device(device)
-    wh = parse_size(size, "--size")
+    dev = device_option(device)
+    wh = size_option(size, "--size")
     if threads:
         torch.set_num_threads(threads)
     load_before = os.getloadavg()[0]

@@ -1,1 +1,1 @@
-"""Reference world model and procedural worlds with ground truth (see DESIGN.md)."""
+"""Reference world model and procedural worlds with ground truth (see docs/architecture.md)."""

@@ -1,4 +1,6 @@
-"""CLI sub-apps of the model package: ``latentstage worlds …`` (and later train / eval).
+"""``latentstage worlds …``: procedural world renders with ground truth, and renderer speed.
+
+(``train``, ``eval``, ``eval-merge`` and ``demo`` are in :mod:`latentstage.model.commands`.)
 
 Heavy modules (torch, the renderer) are imported inside the command bodies so that
 ``latentstage --help`` stays fast.
@@ -40,20 +42,15 @@ class DeviceName(StrEnum):
 
 
 def _size(text: str) -> tuple[int, int]:
-    from latentstage.model.worlds.io import parse_size
+    from latentstage.runtime.sizes import size_option
 
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--size") from exc
+    return size_option(text, "--size")
 
 
 def _device(name: DeviceName):
-    import torch
+    from latentstage.runtime.device import device_option
 
-    if name == DeviceName.cuda and not torch.cuda.is_available():
-        raise typer.BadParameter("CUDA is not available on this machine", param_hint="--device")
-    return torch.device(name.value)
+    return device_option(name.value)
 
 
 #: ``--threads`` of the render commands (one option object, shared).
@@ -152,25 +149,6 @@ def render_cmd(
                f"{dev.type}{extra} -> {out}")
 
 
-def _device_name(device) -> str:
-    """The GPU's name, or the CPU model and the torch thread count."""
-    import platform
-
-    import torch
-
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {torch.get_num_threads()} torch threads"
-
-
 @worlds_app.command("bench")
 def bench_cmd(
     size: str = typer.Option("128x128", help="Image size WIDTHxHEIGHT in pixels."),
@@ -188,17 +166,18 @@ def bench_cmd(
     from rich.table import Table
 
     from latentstage.runtime.camera import Intrinsics
+    from latentstage.runtime.device import device_name
 
     width, height = _size(size)
     dev = _device(device)
     _threads(threads)
     k = Intrinsics.from_fov(fov, width, height)
     console = Console()
-    console.print(f"device: {_device_name(dev)}; torch {torch.__version__}")
+    console.print(f"device: {device_name(dev)}; torch {torch.__version__}")
     table = Table(title=f"worlds render speed, {width}x{height}, {frames} frames per row")
     for col in ("kind", "seed", "solids", "batch", "fps", "ms / frame", "CPU ms / frame"):
         table.add_column(col, justify="right")
-    from latentstage.runtime.bench_cli import progress_bar
+    from latentstage.runtime.progress import progress_bar
 
     fps: dict[str, list[float]] = {}
     with progress_bar(console) as bar:
@@ -212,10 +191,10 @@ def bench_cmd(
     console.print("CPU ms / frame: processor time of this process (all threads); with one "
                   "thread it is the wall time an idle core would take.")
     if plot is not None:
-        from latentstage.runtime.bench_plots import Curve, Figure, save_figure
+        from latentstage.runtime.plots import Curve, Figure, save_figure
 
         save_figure(Figure(f"latentstage worlds bench: render speed, {width}x{height}\n"
-                           f"{_device_name(dev)}", "poses per render call (batch)",
+                           f"{device_name(dev)}", "poses per render call (batch)",
                            "frames per second",
                            [Curve(kind, batch, values) for kind, values in fps.items()]), plot)
         console.print(f"curves written to {plot}")

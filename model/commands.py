@@ -22,6 +22,7 @@ from rich.progress import (
 )
 
 from latentstage.runtime.cli_choices import DEVICE_METAVAR, BackendName
+from latentstage.runtime.sizes import size_option
 
 
 class TrainStage(StrEnum):
@@ -34,20 +35,6 @@ class TrainStage(StrEnum):
 console = Console()
 
 
-def parse_size(value: str, option: str = "--size") -> tuple[int, int]:
-    """``WxH`` to (width, height), multiples of 8, with an error naming the option."""
-    from latentstage.model.worlds.io import parse_size as parse
-
-    try:
-        w, h = parse(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from exc
-    if w < 8 or h < 8 or w % 8 or h % 8:
-        raise typer.BadParameter(f"{value!r}: width and height must be multiples of 8 (>= 8)",
-                                 param_hint=option)
-    return w, h
-
-
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
@@ -55,9 +42,9 @@ def _progress() -> Progress:
 
 
 def _device(device: str):
-    from latentstage.runtime.bench_cli import resolve_device
+    from latentstage.runtime.device import device_option
 
-    return resolve_device(device)
+    return device_option(device)
 
 
 def _model_path(model_dir: str) -> Path:
@@ -104,8 +91,8 @@ def train(
     dev = _device(device)
     defaults = {"autoencoder": (3000, 2e-3), "generator": (3000, 1e-3)}[stage]
     cfg = training.TrainConfig(
-        stage=stage, steps=steps or defaults[0], size=parse_size(size), batch=batch,
-        lr=lr or defaults[1], device=str(dev), clips=clips, clip_frames=clip_frames,
+        stage=stage, steps=steps or defaults[0], size=size_option(size, "--size", multiple=8),
+        batch=batch, lr=lr or defaults[1], device=str(dev), clips=clips, clip_frames=clip_frames,
         command="latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -174,7 +161,7 @@ def evaluate(
             raise typer.BadParameter(f"{suite!r}: {exc}", param_hint="--suite") from exc
         if not cases:
             raise typer.BadParameter(f"{suite!r}: the suite lists no cases", param_hint="--suite")
-    wh = parse_size(size) if size else tuple(model.config.native_size)
+    wh = size_option(size, "--size", multiple=8) if size else tuple(model.config.native_size)
     total = sum(c.frames for c in cases) * 3
     if jobs == 0:
         jobs = 1 if dev.type == "cuda" else min(os.cpu_count() or 1, len(cases))
@@ -267,11 +254,16 @@ def demo(
     model_dir: str = typer.Option("bundled", "--model",
                                   help="Checkpoint directory (torch) or engine bundle."),
     backend: BackendName = typer.Option(BackendName.torch, help="Inference backend."),
+    threads: int = typer.Option(None, min=1, help="Torch CPU threads (default: the serving "
+                                "policy, docs/service.md 'CPU threads'; or "
+                                "$LATENTSTAGE_TORCH_THREADS)."),
 ) -> None:
     """Fly away from a seed frame and back; write demo.mp4, report.json and a plot."""
     from latentstage.model.demo import run_demo
+    from latentstage.runtime.device import configure_threads
 
     dev = _device(device)
+    configure_threads(dev, threads)  # torch's default stalls when another process is busy
     if backend == "torch":
         model = _load_model(model_dir, dev)
     else:

@@ -4,7 +4,7 @@ Each trajectory runs three ways with the same model, seeds and poses:
 - ``none``: no spatial memory; the generator sees only the previous frame (lifted and
   reprojected), as a video model with a short context would;
 - ``rgb``: the prior art's RGB point cloud at pixel resolution, rasterised and re-encoded every
-  frame (:mod:`latentstage.runtime.rgb_memory`);
+  frame (:mod:`latentstage.model.rgb_memory`);
 - ``latent``: the latent spatial memory (:mod:`latentstage.runtime.memory`).
 
 Every run starts from the same seed frame (ground truth encoded at the first pose). Metrics:
@@ -32,10 +32,10 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 
 from latentstage.model.data import DEFAULT_FOV, EVAL_SEED_BASE
+from latentstage.model.rgb_memory import RGBPointCloudMemory
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.memory import LatentMemory, MemoryConfig, Readout
 from latentstage.runtime.pipeline import anchor_to_memory, build_cond, frame_seed, write_confidence
-from latentstage.runtime.rgb_memory import RGBPointCloudMemory
 from latentstage.runtime.sampler import sample
 
 MEMORIES = ("none", "rgb", "latent")

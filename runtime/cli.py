@@ -11,14 +11,10 @@ import logging
 
 import typer
 
-from latentstage import __version__
 from latentstage.engine_bridge.cli import client_app
 from latentstage.model import commands as model_commands
 from latentstage.model.cli import worlds_app
 from latentstage.runtime import serve_cli
-from latentstage.runtime.bench_cli import bench_app
-from latentstage.runtime.bench_native import bench_native
-from latentstage.runtime.bench_serve import bench_serve
 from latentstage.runtime.cli_choices import hide_flag_metavar
 
 hide_flag_metavar()
@@ -31,28 +27,29 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(worlds_app, name="worlds")
-app.add_typer(bench_app, name="bench")
 app.command("train")(model_commands.train)
 app.command("eval")(model_commands.evaluate)
 app.command("eval-merge")(model_commands.eval_merge)
 app.command("demo")(model_commands.demo)
 app.command("serve")(serve_cli.serve)
 app.add_typer(client_app, name="client")
-bench_app.command("serve")(bench_serve)
-bench_app.command("native")(bench_native)
 
 
 def _lazy(module: str, attr: str):
-    """A command whose options live in ``module.attr``, imported only when the command runs (so
-    importing the runtime never imports ``export/``). Arguments, ``--help`` and exit codes are
-    handled by that command itself."""
+    """A command whose options live in ``module.attr`` (a command function, or a typer app of
+    subcommands), imported only when the command runs, so importing the runtime never imports
+    ``export/`` or the benchmarks. Arguments, ``--help`` and exit codes are handled by that
+    command itself."""
 
     def command(ctx: typer.Context) -> None:
         import importlib
 
-        inner = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
-        inner.command()(getattr(importlib.import_module(module), attr))
-        typer.main.get_command(inner).main(list(ctx.args), prog_name=ctx.command_path)
+        target = getattr(importlib.import_module(module), attr)
+        if not isinstance(target, typer.Typer):
+            inner = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
+            inner.command()(target)
+            target = inner
+        typer.main.get_command(target).main(list(ctx.args), prog_name=ctx.command_path)
 
     return command
 
@@ -61,14 +58,20 @@ _FORWARD = {"allow_extra_args": True, "ignore_unknown_options": True}
 app.command("export", context_settings=_FORWARD, add_help_option=False,
             help="Export a checkpoint to an ONNX or TensorRT engine bundle (see --help).")(
     _lazy("latentstage.export.cli", "export"))
-bench_app.command("backends", context_settings=_FORWARD, add_help_option=False,
-                  help="Every backend against torch eager, per network and per frame.")(
-    _lazy("latentstage.export.cli", "backends"))
+app.command("bench", context_settings=_FORWARD, add_help_option=False,
+            help="Benchmarks that print ratios measured in one run (see --help).")(
+    _lazy("latentstage.bench.cli", "bench_app"))
 
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"latentstage {__version__}")
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("latentstage")
+        except PackageNotFoundError:  # a source tree on sys.path without an install
+            text = "0.0.0+source"
+        typer.echo(f"latentstage {text}")
         raise typer.Exit()
 
 

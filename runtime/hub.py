@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import platform
 import uuid
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from pathlib import Path
 import torch
 
 from latentstage.runtime.backends import Backend, load_backend
-from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.device import ThreadPolicy, configure_threads, resolve_device
 from latentstage.runtime.guards import ClientId, Guards
 from latentstage.runtime.memory import MemoryConfig
 from latentstage.runtime.scheduler import ModelWorker
@@ -42,32 +41,6 @@ from latentstage.runtime.types import (
 from latentstage.runtime.world import World, WorldStore
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` (CUDA when present), ``cpu`` or ``cuda[:N]`` as a torch device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise InvalidInput("device", device, "auto, cpu or cuda[:N]")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvalidInput("device", device, "a device this machine has (no CUDA here)")
-    return torch.device(device)
-
-
-def configure_threads(device: torch.device, threads: int | None = None) -> int:
-    """Set torch's CPU thread count for serving on ``device`` and return it.
-
-    On a CPU device the default leaves one core to the event loop, gRPC and encoding
-    (``cores - 1``, at least 1): torch's spinning intra-op threads otherwise starve them, which
-    costs far more than the lost core. On CUDA the host threads only launch kernels; the count
-    is left alone unless given.
-    """
-    if threads is None and device.type != "cpu":
-        return torch.get_num_threads()
-    n = threads or max(1, (os.cpu_count() or 2) - 1)
-    torch.set_num_threads(n)
-    return n
 
 
 def describe_device(device: torch.device) -> str:
@@ -99,6 +72,7 @@ class SessionHandle:
 
     def step(self, plan: FramePlan) -> FrameResult:
         """Render a plan (model thread)."""
+        self.hub.threads.apply()  # the thread count for the live sessions (device.py)
         return self.session.step(plan)
 
     async def save(self, name: str) -> tuple[str, int]:
@@ -127,6 +101,7 @@ class Hub:
         self._owners: dict[str, ClientId] = {}  # world id -> who created it
         self._released: asyncio.Event | None = None  # set when a session slot is freed
         self._closing = False
+        self.threads = ThreadPolicy(model.device)  # torch threads per live sessions (device.py)
 
     @classmethod
     def load(cls, source: str, backend: str, device: str, limits: Limits,
@@ -138,7 +113,9 @@ class Hub:
         model = load_backend(backend, source, dev)
         log.info("event=model_loaded model=%s backend=%s device=%s torch_threads=%d",
                  model.model_id, backend, model.device, n)
-        return cls(model, limits, snapshot_dir, **kwargs)
+        hub = cls(model, limits, snapshot_dir, **kwargs)
+        hub.threads = ThreadPolicy(dev, threads)
+        return hub
 
     # ----- info ----------------------------------------------------------------------------
     @property
@@ -285,6 +262,7 @@ class Hub:
                                    WorldSession(world, self.model, s.seed, s.steps), self,
                                    client, gone)
             self._sessions[handle.session_id] = handle
+            self.threads.sessions_changed(len(self._sessions))
         except BaseException:
             if world is not None:
                 self.store.detach(world)
@@ -300,6 +278,7 @@ class Hub:
         """Free the session's slot at once (idempotent); its world goes with its last session
         unless kept."""
         if self._sessions.pop(handle.session_id, None) is not None:
+            self.threads.sessions_changed(len(self._sessions))
             self.store.detach(handle.world)
             if handle.world.world_id not in {w.world_id for w in self.store.worlds()}:
                 self._owners.pop(handle.world.world_id, None)

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from latentstage.runtime.cli_choices import DEVICE_METAVAR, BackendName
+from latentstage.runtime.sizes import size_option
 
 log = logging.getLogger(__name__)
 
@@ -18,18 +19,6 @@ def default_snapshot_dir() -> Path:
     """``$XDG_DATA_HOME/latentstage/snapshots`` (``~/.local/share/...`` by default)."""
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "latentstage" / "snapshots"
-
-
-def parse_size(text: str, option: str = "--max-size") -> tuple[int, int]:
-    """``"WxH"`` as (W, H) pixels."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r}: expected WIDTHxHEIGHT, e.g. 1920x1080",
-                                 param_hint=option) from None
-    if w < 1 or h < 1:
-        raise typer.BadParameter(f"{text!r}: width and height must be positive", param_hint=option)
-    return w, h
 
 
 def serve(
@@ -101,7 +90,7 @@ def serve(
                                  param_hint="--tls-cert/--tls-key")
     tracked = _freed_config(freed, freed_config, freed_camera_id, freed_world, freed_lens,
                             freed_transform)
-    w, h = parse_size(max_size)
+    w, h = size_option(max_size, "--max-size")
     limits = Limits(max_width=w, max_height=h, max_sessions=max_sessions, max_worlds=max_worlds,
                     max_fps=max_fps, memory_capacity=memory_capacity)
     config = ServerConfig(host=host, port=port, model=model, backend=backend, device=device,

@@ -32,17 +32,6 @@ CONVENTION = {"convention": "opencv", "world": "z-up right-handed metres",
 DEPTH_NOTE = "float32 .npy, metres along the optical axis, inf at sky"
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"WxH"`` (e.g. ``"256x144"``) as (width, height) in pixels; ValueError otherwise."""
-    parts = text.lower().replace("×", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"expected WIDTHxHEIGHT such as 256x256, got {text!r}")
-    w, h = (int(p) for p in parts)
-    if w < 1 or h < 1:
-        raise ValueError(f"width and height must be positive, got {text!r}")
-    return w, h
-
-
 def to_uint8(rgb: torch.Tensor) -> np.ndarray:
     """RGB [3, H, W] float in [0, 1] as an [H, W, 3] uint8 array (rounded)."""
     return (rgb.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()

@@ -11,7 +11,6 @@ import pytest
 from latentstage.engine_bridge import client as C
 from latentstage.engine_bridge.paths import read_path
 from latentstage.runtime import conventions as cv
-from latentstage.runtime.bench_serve import tiny_checkpoint
 from latentstage.runtime.camera import Intrinsics, look_at
 from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import ServerConfig, ServerThread
@@ -22,7 +21,7 @@ K = Intrinsics.from_fov(70, 64, 48)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tiny_checkpoint, tmp_path_factory):
     import torch
 
     threads = torch.get_num_threads()
@@ -41,27 +40,17 @@ def orbit(n: int) -> np.ndarray:
 
 
 def write_cameras_json(out, c2ws, fps=Fraction(30000, 1001), seed=None):
-    """A cameras.json as `latentstage worlds render` writes it (its own writer when present)."""
-    try:
-        import torch
+    """A cameras.json as `latentstage worlds render` writes it (with its own writer)."""
+    import torch
 
-        from latentstage.model.worlds.io import FrameWriter
-    except ImportError:
-        FrameWriter = None
+    from latentstage.model.worlds.io import FrameWriter
+
     meta = {"scene": {"seed": seed, "kind": "outdoor", "low_frequency": False}} if seed else {}
-    if FrameWriter is not None:
-        writer = FrameWriter(out, K, fps, meta)
-        for i, m in enumerate(c2ws):
-            writer.write(i, torch.zeros(3, 48, 64), torch.ones(48, 64), torch.zeros(48, 64,
-                         dtype=torch.bool), m, round(i * 1e9 / fps))
-        return writer.close()
-    doc = {"convention": "opencv", "intrinsics": {"fx": K.fx, "fy": K.fy, "cx": K.cx,
-           "cy": K.cy, "width": 64, "height": 48}, "fps": [fps.numerator, fps.denominator],
-           **meta, "frames": [{"index": i, "c2w": m.tolist(), "timestamp_ns": round(i * 1e9 / fps)}
-                              for i, m in enumerate(c2ws)]}
-    path = out / "cameras.json"
-    path.write_text(json.dumps(doc))
-    return path
+    writer = FrameWriter(out, K, fps, meta)
+    for i, m in enumerate(c2ws):
+        writer.write(i, torch.zeros(3, 48, 64), torch.ones(48, 64), torch.zeros(48, 64,
+                     dtype=torch.bool), m, round(i * 1e9 / fps))
+    return writer.close()
 
 
 def test_reads_the_cameras_json_of_worlds_render(tmp_path):

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from latentstage.engine_bridge import client as C
-from latentstage.runtime.bench_serve import tiny_checkpoint
 from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.types import Limits
@@ -16,7 +15,7 @@ from latentstage.v1 import service_pb2 as pb
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tiny_checkpoint, tmp_path_factory):
     import torch
 
     threads = torch.get_num_threads()

@@ -15,7 +15,6 @@ import pytest
 from latentstage.engine_bridge import client as C
 from latentstage.engine_bridge import native_client as N
 from latentstage.runtime import conventions as cv
-from latentstage.runtime.bench_serve import tiny_checkpoint
 from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.types import Limits
@@ -36,7 +35,7 @@ def lib():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tiny_checkpoint, tmp_path_factory):
     import torch
 
     threads = torch.get_num_threads()
@@ -111,7 +110,7 @@ def test_jpeg_frames_are_the_servers_bytes(lib, server):
                 assert frame.view().tobytes() == expected[i]
 
 
-def test_bearer_token_and_tls(lib, tmp_path):
+def test_bearer_token_and_tls(tiny_checkpoint, lib, tmp_path):
     """TLS with the server's certificate as roots, and the token: without it or with a wrong
     one the server's UNAUTHENTICATED message comes back verbatim."""
     import subprocess
@@ -162,7 +161,7 @@ def test_errors_name_the_field_and_value(lib, server):
         N.NativeClient("127.0.0.1:1", timeout_ms=2000, library=lib)
 
 
-def test_a_tracked_camera_is_watched_through_the_c_abi(lib, tmp_path):
+def test_a_tracked_camera_is_watched_through_the_c_abi(tiny_checkpoint, lib, tmp_path):
     """A stage's tracker drives a camera; a C host (here ctypes) watches it and sends no poses.
     The frame is the tracker's pose, exactly as the Python client watches it."""
     import socket

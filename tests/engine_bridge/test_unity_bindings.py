@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentstage.bench.serve import orbit
 from latentstage.engine_bridge import client as C
 from latentstage.runtime import conventions as cv
 from latentstage.runtime import freed
 from latentstage.runtime import freed_config as fc
-from latentstage.runtime.bench_serve import orbit, tiny_checkpoint
 from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.types import Limits
@@ -69,7 +69,7 @@ TRACKED = "stage-a"  # the server's FreeD-tracked camera (FreeD id 1, loopback U
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tiny_checkpoint, tmp_path_factory):
     """A server with the tiny checkpoint and one FreeD-tracked camera, TRACKED."""
     import torch
 

@@ -18,7 +18,6 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from latentstage.engine_bridge import client as C
-from latentstage.runtime.bench_serve import tiny_checkpoint
 from latentstage.runtime.guards import Guards
 from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import ServerConfig, ServerThread
@@ -34,7 +33,7 @@ ALLOWED = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tiny_checkpoint, tmp_path_factory):
     import torch
 
     threads = torch.get_num_threads()

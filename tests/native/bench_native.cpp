@@ -1,7 +1,7 @@
 // latentstage_bench: frame-available latency, client CPU time, allocations and bytes copied
 // per frame, for the native library and for the bare gRPC C++ transport (the generated stub
 // reading each SessionResponse), against a running server. `latentstage bench native`
-// (runtime/bench_native.py) runs it next to the Python client; see docs/benchmarks.md.
+// (bench/native.py) runs it next to the Python client; see docs/benchmarks.md.
 //
 //   latentstage_bench --target 127.0.0.1:50051 --client native|bare --size 1280x720
 //                     --frames 100 --warmup 10

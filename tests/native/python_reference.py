@@ -20,6 +20,7 @@ import numpy as np
 
 from latentstage.engine_bridge import client as C
 from latentstage.runtime import conventions as cv
+from latentstage.runtime.sizes import parse_size
 
 MAGIC = b"LSREF1\0\0"
 FOV_DEG = 90.0  # horizontal, Unreal's FieldOfView
@@ -51,7 +52,7 @@ def main() -> None:
     parser.add_argument("--size", default="64x64", help="WIDTHxHEIGHT")
     parser.add_argument("--seed", type=int, default=7, help="procedural world seed (outdoor)")
     args = parser.parse_args()
-    width, height = (int(v) for v in args.size.split("x"))
+    width, height = parse_size(args.size, "--size")
     open_msg = C.open_message(C.procedural_world(args.seed, "outdoor"), (width, height),
                               "unreal", "raw_bgra8", lockstep=True,
                               lens=C.lens_fov(FOV_DEG, "horizontal"),

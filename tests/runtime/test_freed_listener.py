@@ -14,11 +14,11 @@ import grpc
 import numpy as np
 import pytest
 
+from latentstage.bench.serve import orbit
 from latentstage.engine_bridge import client as C
 from latentstage.runtime import freed
 from latentstage.runtime import freed_config as fc
 from latentstage.runtime import lens_calibration as L
-from latentstage.runtime.bench_serve import orbit
 from latentstage.runtime.camera import ResolutionBounds
 from latentstage.runtime.errors import Incompatible, NotFound
 from latentstage.runtime.hub import Hub

@@ -16,7 +16,6 @@ import numpy as np
 
 from latentstage.engine_bridge import client as C
 from latentstage.runtime import freed
-from latentstage.runtime.bench_serve import tiny_checkpoint
 
 CLI = [sys.executable, "-m", "latentstage.runtime.cli", "serve"]
 
@@ -40,7 +39,7 @@ def _wait_for(proc: subprocess.Popen, lines: list[str], pattern: str, timeout: f
     return found["match"]
 
 
-def test_serve_freed_and_watch_from_python(tmp_path):
+def test_serve_freed_and_watch_from_python(tiny_checkpoint, tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "ckpt")
     cmd = CLI + ["--port", "0", "--model", str(ckpt), "--device", "cpu", "--max-size",
                  "256x256", "--memory-capacity", "8192", "--grace", "3", "--snapshot-dir",

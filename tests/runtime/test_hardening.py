@@ -23,7 +23,6 @@ from support import start_server as start
 
 from latentstage.engine_bridge import client as C
 from latentstage.runtime import snapshot as snap
-from latentstage.runtime.bench_serve import tiny_checkpoint
 from latentstage.runtime.encoding import decode_depth, decode_image
 from latentstage.runtime.errors import CorruptFile, Incompatible, InvalidInput
 from latentstage.runtime.guards import Guards
@@ -497,7 +496,7 @@ def test_metrics_listen_on_their_own_host(ckpt, tmp_path):
         st.stop()
 
 
-def test_a_busy_metrics_port_is_one_line_before_grpc_listens(tmp_path):
+def test_a_busy_metrics_port_is_one_line_before_grpc_listens(tiny_checkpoint, tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "ckpt")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

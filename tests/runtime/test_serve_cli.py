@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from latentstage.engine_bridge import client as C
-from latentstage.runtime.bench_serve import tiny_checkpoint
 from latentstage.v1 import service_pb2 as pb
 
 
@@ -41,7 +40,7 @@ def _wait_for_port(proc: subprocess.Popen, lines: list[str], timeout: float = 90
 
 
 @pytest.fixture
-def served(tmp_path):
+def served(tiny_checkpoint, tmp_path):
     ckpt = tiny_checkpoint(tmp_path / "ckpt")
     cmd = [sys.executable, "-m", "latentstage.runtime.cli", "serve", "--port", "0",
            "--model", str(ckpt), "--device", "cpu", "--max-size", "256x256",

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from latentstage.runtime.backends import load_backend
-from latentstage.runtime.bench_serve import tiny_checkpoint
 from latentstage.runtime.camera import Intrinsics, look_at
 from latentstage.runtime.errors import Incompatible, InvalidInput, NotFound
 from latentstage.runtime.memory import MemoryConfig
@@ -30,7 +29,7 @@ SEED_C2W = look_at([0, 0, 1.6], [1, 0, 1.6])
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
+def model(tiny_checkpoint, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny convolutions: threads only contend on a shared CPU
     torch.manual_seed(0)
@@ -180,7 +179,7 @@ def test_procedural_world_is_seeded_from_its_start_camera(store):
     assert float(readout.coverage.mean()) > 0.5  # its own seed view (sky cells may stay empty)
 
 
-def test_a_snapshot_of_another_model_is_incompatible(store, tmp_path):
+def test_a_snapshot_of_another_model_is_incompatible(tiny_checkpoint, store, tmp_path):
     world = store.create(WorldSpec(seed_image(4.0)))
     store.save(world.world_id, "other-model")
     torch.manual_seed(1)

@@ -54,16 +54,17 @@ def parse(output: str) -> tuple[dict[str, list[int]], tuple[int, int, int] | Non
 
 
 def run(args: argparse.Namespace) -> dict:
-    from latentstage.runtime.bench_serve import tiny_checkpoint
+    from latentstage.bench.serve import tiny_checkpoint
     from latentstage.runtime.hub import Hub
     from latentstage.runtime.server import ServerConfig, ServerThread
+    from latentstage.runtime.sizes import parse_size
     from latentstage.runtime.types import Limits
 
     found = harness.tools()
     library = harness.native_library()
     if not (found["mcs"] and found["mono"] and found["cc"]) or library is None:
         raise SystemExit(f"need mcs, mono, cc and the native library; run:\n{harness.BUILD_HELP}")
-    width, height = (int(v) for v in args.size.split("x"))
+    width, height = parse_size(args.size, "--size")
     import torch
 
     torch.set_num_threads(1)

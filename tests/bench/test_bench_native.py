@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from latentstage.runtime.bench_native import REPO, _orbit_c2w
+from latentstage.bench.native import REPO, _orbit_c2w
 from latentstage.runtime.camera import validate_pose
 
 

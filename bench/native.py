@@ -49,8 +49,9 @@ def _orbit_c2w(i: int) -> np.ndarray:
 def serve_main() -> None:
     """Subprocess entry: serve ``argv[1]`` (``null`` or a model) on a free port, print
     ``port=N`` and serve until stdin closes."""
-    from latentstage.runtime.bench_serve import NullModel
-    from latentstage.runtime.hub import Hub, configure_threads, resolve_device
+    from latentstage.bench.serve import NullModel
+    from latentstage.runtime.device import configure_threads, resolve_device
+    from latentstage.runtime.hub import Hub
     from latentstage.runtime.server import ServerConfig, ServerThread
     from latentstage.runtime.types import Limits
 
@@ -155,14 +156,14 @@ def bench_native(
                                    "holding tests/native/latentstage_bench (make native-bench)."),
 ) -> None:
     """Native C library against the Python client and bare gRPC C++: latency, CPU, copies."""
-    from latentstage.runtime.serve_cli import parse_size
+    from latentstage.runtime.sizes import size_option
 
-    size_list = [parse_size(s, "--sizes") for s in sizes.split(",")]
+    size_list = [size_option(s, "--sizes") for s in sizes.split(",")]
     bench, counters = _artifacts(build_dir)
     console = Console(width=max(Console().width, 150))
     max_w, max_h = max(s[0] for s in size_list), max(s[1] for s in size_list)
     server = subprocess.Popen(
-        [sys.executable, "-c", "from latentstage.runtime.bench_native import serve_main; "
+        [sys.executable, "-c", "from latentstage.bench.native import serve_main; "
          "serve_main()", model, device, str(max_w), str(max_h)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -178,7 +179,7 @@ def bench_native(
                 for name in ("bare", "native", "python"):
                     with console.status(f"round {r + 1}/{rounds}: {w}x{h} {name}…"):
                         if name == "python":
-                            cmd = [sys.executable, "-c", "from latentstage.runtime.bench_native"
+                            cmd = [sys.executable, "-c", "from latentstage.bench.native"
                                    " import python_client_main; python_client_main()", target,
                                    str(w), str(h), str(frames), str(warmup), str(counters)]
                         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from latentstage.runtime.bench_serve import orbit, tiny_checkpoint
+from latentstage.bench.serve import orbit
 from latentstage.runtime.camera import validate_pose
 
 
@@ -15,7 +15,7 @@ def test_orbit_is_valid_canonical_poses():
         validate_pose(p)
 
 
-def test_bench_serve_prints_grpc_against_in_process(tmp_path):
+def test_bench_serve_prints_grpc_against_in_process(tiny_checkpoint, tmp_path):
     from latentstage.runtime.cli import app
 
     ckpt = tiny_checkpoint(tmp_path / "ckpt")

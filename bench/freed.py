@@ -34,7 +34,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from latentstage.runtime.bench_serve import orbit
+from latentstage.bench.serve import orbit
 from latentstage.runtime.cli_choices import DEVICE_METAVAR, EncodingName
 
 
@@ -164,16 +164,16 @@ def bench_freed(
     """FreeD: datagram-to-frame latency p50/p99 and the share of poses skipped, per budget."""
     import torch
 
-    from latentstage.runtime.bench_cli import device_name
-    from latentstage.runtime.hub import Hub, configure_threads, resolve_device
-    from latentstage.runtime.serve_cli import parse_size
+    from latentstage.runtime.device import configure_threads, device_name, resolve_device
+    from latentstage.runtime.hub import Hub
+    from latentstage.runtime.sizes import size_option
     from latentstage.runtime.types import Limits
 
     try:
         fps_list = [float(v) for v in fps.split(",")]
     except ValueError:
         raise typer.BadParameter(f"{fps!r}: expected e.g. 25,50,60", param_hint="--fps") from None
-    w, h = parse_size(size, "--size")
+    w, h = size_option(size, "--size")
     console = Console(width=max(Console().width, 132))
     logging.getLogger("latentstage").setLevel(logging.WARNING)  # per-session lines off
     dev = resolve_device(device)
@@ -200,7 +200,7 @@ def bench_freed(
                       rungs)
     console.print(table)
     if plot is not None:
-        from latentstage.runtime.bench_plots import Curve, Figure, save_figure
+        from latentstage.runtime.plots import Curve, Figure, save_figure
 
         budgets = [r.target_fps for r in runs]
         save_figure(Figure(

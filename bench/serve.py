@@ -37,7 +37,8 @@ FOV_DEG = 70.0
 
 
 def tiny_checkpoint(directory: str | Path, native_size: tuple[int, int] = (64, 64)) -> Path:
-    """Save a small random WorldModel (fast on a CPU) for tests and smoke runs."""
+    """Save a small random WorldModel (fast on a CPU) for smoke runs: the soak, the Unity
+    benchmark, docs/service.md. (Tests use their own, tests/conftest.py.)"""
     from latentstage.model.world_model import WorldModel
 
     model = WorldModel.create(
@@ -223,18 +224,18 @@ def bench_serve(
     """gRPC against in-process: fps, p50/p95/p99 pose-to-frame latency, transport overhead."""
     import torch
 
-    from latentstage.runtime.bench_cli import device_name
+    from latentstage.runtime.device import configure_threads, device_name, resolve_device
     from latentstage.runtime.errors import NotFound
-    from latentstage.runtime.hub import Hub, configure_threads, resolve_device
-    from latentstage.runtime.serve_cli import parse_size
+    from latentstage.runtime.hub import Hub
     from latentstage.runtime.server import ServerConfig, ServerThread
+    from latentstage.runtime.sizes import size_option
     from latentstage.runtime.types import Limits
 
     console = Console(width=max(Console().width, 132))
     logging.getLogger("latentstage").setLevel(logging.WARNING)  # per-session lines off
     configs = DEFAULT_CONFIGS
     if size:
-        s = parse_size(size, "--size")
+        s = size_option(size, "--size")
         configs = ((s, "raw"), (s, "jpeg"))
     dev = resolve_device(device)
     tmp = Path(tempfile.mkdtemp(prefix="latentstage-bench-"))
@@ -260,7 +261,7 @@ def bench_serve(
     for col in ("config", "run", "fps", "p50 ms", "p95 ms", "p99 ms", "overhead", "Δ ms",
                 "p99/frame"):
         table.add_column(col, justify="right", no_wrap=True)
-    from latentstage.runtime.bench_cli import progress_bar
+    from latentstage.runtime.progress import progress_bar
 
     curves = []
     with ServerThread(hub, ServerConfig(port=0)) as st, progress_bar(console) as bar:
@@ -295,7 +296,7 @@ def bench_serve(
                   "the in-process median, minus 1. p99/frame: p99 latency over the median "
                   "in-process frame time.")
     if plot is not None:
-        from latentstage.runtime.bench_plots import Curve, Figure, save_figure
+        from latentstage.runtime.plots import Curve, Figure, save_figure
 
         save_figure(Figure(
             f"latentstage bench serve: time per frame, {frames} frames per run\n"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from latentstage.model.rgb_memory import RGBPointCloudMemory
 from latentstage.model.worlds import make_scene, make_trajectory, render
 from latentstage.runtime.camera import Intrinsics
-from latentstage.runtime.rgb_memory import RGBPointCloudMemory
 
 K = Intrinsics.from_fov(70, 96, 64)
 

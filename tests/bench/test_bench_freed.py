@@ -1,5 +1,5 @@
 """``latentstage bench freed`` on a tiny random checkpoint: each budget's figures come out
-and account for every tracker packet (runtime/bench_freed.py). No figure is asserted."""
+and account for every tracker packet (bench/freed.py). No figure is asserted."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import math
 
 import pytest
 
-from latentstage.runtime.bench_freed import run_bench, tracked_cameras
-from latentstage.runtime.bench_serve import tiny_checkpoint
+from latentstage.bench.freed import run_bench, tracked_cameras
 from latentstage.runtime.hub import Hub
 from latentstage.runtime.types import Limits
 
@@ -22,7 +21,7 @@ def test_one_tracked_camera_per_budget_each_on_its_own_world():
 
 
 @pytest.mark.slow
-def test_bench_freed_measures_each_budget(tmp_path):
+def test_bench_freed_measures_each_budget(tiny_checkpoint, tmp_path):
     import torch
 
     threads = torch.get_num_threads()

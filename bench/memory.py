@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
+from latentstage.model.rgb_memory import RGBPointCloudMemory
 from latentstage.runtime.camera import Intrinsics, look_at
 from latentstage.runtime.memory import LatentMemory, LatentSpec, MemoryConfig
-from latentstage.runtime.rgb_memory import RGBPointCloudMemory
 
 
 @dataclass

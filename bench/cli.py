@@ -1,40 +1,68 @@
 """``latentstage bench …``: benchmarks that print ratios measured in one run.
 
+The benchmarks live in this package (``bench/``), off the serving floor: the runtime never
+imports them; ``latentstage.runtime.cli`` loads this app only when ``latentstage bench`` runs.
 Figures are never asserted by tests; record them in ``docs/benchmarks.md`` with the command
 and the machine they ran on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import platform
+import shlex
+import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
+from latentstage.bench.docs import DOCS_PAGE, Tee, write_section
 from latentstage.runtime.cli_choices import DEVICE_METAVAR
-
-bench_app = typer.Typer(help="Benchmarks (ratios measured in one run).", no_args_is_help=True)
-
-
-def resolve_device(device: str):
-    """``auto``/``cpu``/``cuda[:N]`` to a torch device; a bad value is a CLI error on --device."""
-    from latentstage.runtime.errors import InvalidInput
-    from latentstage.runtime.hub import resolve_device as resolve
-
-    try:
-        return resolve(device)
-    except InvalidInput as exc:
-        raise typer.BadParameter(str(exc), param_hint="--device") from exc
+from latentstage.runtime.progress import progress_bar
 
 
-def device_name(device) -> str:
-    import torch
+class _BenchGroup(TyperGroup):
+    """Keeps the subcommand's own arguments (ctx.meta), for the command --write-docs prints."""
 
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    def invoke(self, ctx):
+        ctx.meta["bench.args"] = [*ctx._protected_args, *ctx.args]
+        return super().invoke(ctx)
+
+
+_RUN: dict = {}  # this run's --write-docs state: the Tee and the page (set by _options)
+
+
+def _written(_result, write_docs: bool, docs_page: Path) -> None:
+    """After a benchmark succeeded: write its section of the page (``--write-docs``)."""
+    if not write_docs:
+        return
+    args = _RUN["args"]
+    command = "latentstage bench " + " ".join(shlex.quote(a) for a in args)
+    page = write_section(args[0], command, _RUN["tee"].text(), docs_page)
+    print(f"wrote the {args[0]!r} section of {page}", file=sys.stderr)
+
+
+bench_app = typer.Typer(help="Benchmarks (ratios measured in one run).", no_args_is_help=True,
+                        cls=_BenchGroup, result_callback=_written)
+
+
+@bench_app.callback()
+def _options(
+    ctx: typer.Context,
+    write_docs: bool = typer.Option(
+        False, "--write-docs", help="Also write this benchmark's section of docs/benchmarks.md "
+        "(between <!-- bench:NAME --> markers): the command and all it printed."),
+    docs_page: Path = typer.Option(DOCS_PAGE, "--docs-page", help="The page --write-docs "
+                                   "writes."),
+) -> None:
+    """Benchmarks that print figures measured in one run; --write-docs NAME ... records one."""
+    _RUN.clear()
+    if write_docs:
+        _RUN.update(args=ctx.meta["bench.args"], tee=Tee(sys.stdout))
+        ctx.with_resource(contextlib.redirect_stdout(_RUN["tee"]))
 
 
 def _reference_encoder(device):
@@ -63,9 +91,10 @@ def memory_bench(
     """Latent memory against the RGB point cloud: conditioning time and bytes, and scaling."""
     import torch
 
-    from latentstage.runtime.bench_memory import conditioning, scaling
+    from latentstage.bench.memory import conditioning, scaling
+    from latentstage.runtime.device import device_name, device_option
 
-    dev = resolve_device(device)
+    dev = device_option(device)
     console = Console(width=max(Console().width, 150))
     try:
         size_list = [int(s) for s in sizes.split(",")]
@@ -107,7 +136,7 @@ def memory_bench(
                       f"{row.readout_unculled_s * 1e3:.2f}")
     console.print(scale)
     if plot is not None:
-        from latentstage.runtime.bench_plots import Curve, Figure, save_figure
+        from latentstage.runtime.plots import Curve, Figure, save_figure
 
         points = [r.points for r in rows]
         save_figure(Figure(
@@ -117,21 +146,6 @@ def memory_bench(
                 Curve("readout (32x32)", points, [r.readout_s * 1e3 for r in rows], "-s")],
             logx=True, note=f"latentstage bench memory --capacity {capacity}"), plot)
         console.print(f"curves written to {plot}")
-
-
-def progress_bar(console: Console):
-    """A transient rich progress bar with the step's name, count and elapsed time."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True)
 
 
 @bench_app.command("soak")
@@ -153,7 +167,7 @@ def soak_bench(
     import logging
     import time
 
-    from latentstage.runtime.bench_soak import SoakConfig, run_soak
+    from latentstage.bench.soak import SoakConfig, run_soak
 
     logging.getLogger("latentstage").setLevel(logging.WARNING)  # per-session lines off
     # grpc.aio's poller reports "Event loop is closed" when a scenario's loop ends before its
@@ -177,7 +191,17 @@ def soak_bench(
             console.print(f"[red]{o.name}[/red]: {failure}")
     if any(o.failed for o in outcomes):
         raise typer.Exit(1)
-# Imported last: bench_freed imports only numpy, typer and rich at module level.
-from latentstage.runtime.bench_freed import bench_freed  # noqa: E402
+# Imported last: these import only numpy, typer and rich at module level (export.cli: typer
+# and rich; its heavy imports stay in the command bodies).
+from latentstage.bench.freed import bench_freed  # noqa: E402
+from latentstage.bench.native import bench_native  # noqa: E402
+from latentstage.bench.serve import bench_serve  # noqa: E402
+from latentstage.bench.threads import bench_threads  # noqa: E402
+from latentstage.export.cli import backends as bench_backends  # noqa: E402
 
 bench_app.command("freed")(bench_freed)
+bench_app.command("serve")(bench_serve)
+bench_app.command("native")(bench_native)
+bench_app.command("threads")(bench_threads)
+bench_app.command("backends", help="Every backend against torch eager, per network and per "
+                  "frame.")(bench_backends)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from latentstage.runtime.bench_soak import SoakConfig, run_soak
+from latentstage.bench.soak import SoakConfig, run_soak
 
 
 def test_a_short_soak_tries_every_scenario_and_nothing_fails(tmp_path):
@@ -21,7 +21,7 @@ def test_a_short_soak_tries_every_scenario_and_nothing_fails(tmp_path):
 def test_the_soak_command_prints_the_table(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from latentstage.runtime import bench_soak
+    from latentstage.bench import soak as bench_soak
     from latentstage.runtime.cli import app
 
     def quick(config, folder=None, progress=None):

@@ -1,4 +1,4 @@
-"""PNG curves for the ``bench`` commands' ``--plot FILE`` (matplotlib, imported lazily)."""
+"""PNG curves for the `--plot FILE` of benchmarks and renders (matplotlib, imported lazily)."""
 
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ class Outcome:
 def _checkpoint(config: SoakConfig, folder: Path) -> str:
     if config.model != "tiny":
         return config.model
-    from latentstage.runtime.bench_serve import tiny_checkpoint
+    from latentstage.bench.serve import tiny_checkpoint
 
     path = folder / "tiny-ckpt"
     if not path.exists():
@@ -406,7 +406,7 @@ async def _drain(session) -> list:
 
 def soak_attacks(config: SoakConfig, ckpt: str, folder: Path) -> Outcome:
     """The hostile inputs of issue 12, each with the status it must get."""
-    from latentstage.runtime.bench_soak_attacks import ATTACKS
+    from latentstage.bench.soak_attacks import ATTACKS
 
     out = Outcome("attacks", unit="attacks")
     st = _server(ckpt, folder / "attacks")
