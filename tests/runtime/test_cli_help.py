@@ -38,10 +38,14 @@ def _commands() -> dict:
         if hasattr(cmd, "commands"):
             for name, sub in cmd.commands.items():
                 walk(sub, (*path, name))
-        elif path not in (("export",), ("bench", "backends")):
+        elif path not in (("export",), ("bench",), ("bench", "backends")):
             found[path] = cmd
 
     walk(typer.main.get_command(app), ())
+    from latentstage.bench.cli import bench_app  # mounted lazily: walk it on its own
+
+    walk(typer.main.get_command(bench_app), ("bench",))
+    found.pop(("bench", "backends"), None)
     found.update(_export_commands())
     return found
 
