@@ -58,6 +58,15 @@ _FORWARD = {"allow_extra_args": True, "ignore_unknown_options": True}
 app.command("export", context_settings=_FORWARD, add_help_option=False,
             help="Export a checkpoint to an ONNX or TensorRT engine bundle (see --help).")(
     _lazy("latentstage.export.cli", "export"))
+app.command("render", context_settings=_FORWARD, add_help_option=False,
+            help="Render a camera path offline, deterministically (see --help).")(
+    _lazy("latentstage.previs.cli", "render"))
+app.command("view", context_settings=_FORWARD, add_help_option=False,
+            help="A local web page to fly a world or scrub a camera path (see --help).")(
+    _lazy("latentstage.previs.cli", "view"))
+bench_app.command("previs", context_settings=_FORWARD, add_help_option=False,
+                  help="Offline render fps and seek cost against the snapshot interval.")(
+    _lazy("latentstage.previs.cli", "bench"))
 bench_app.command("backends", context_settings=_FORWARD, add_help_option=False,
                   help="Every backend against torch eager, per network and per frame.")(
     _lazy("latentstage.export.cli", "backends"))

@@ -1,0 +1,172 @@
+"""Commands: ``latentstage render``, ``latentstage view`` and ``latentstage bench previs``
+(mounted lazily by ``latentstage.runtime.cli``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import typer
+
+log = logging.getLogger(__name__)
+
+
+def _load_model(model: str, backend: str, device: str):
+    from latentstage.runtime.backends import load_backend
+    from latentstage.runtime.hub import configure_threads, resolve_device
+
+    dev = resolve_device(device)
+    configure_threads(dev)
+    return load_backend(backend, model, dev)
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(2)
+
+
+def render(
+    path: Path = typer.Option(..., "--path", exists=True, dir_okay=False,
+                              help="Camera path: cameras.json, CSV (or USD where supported)."),
+    out: Path = typer.Option(..., "--out", help="Render folder (resumed if it holds this shot)."),
+    world: str = typer.Option(None, help="procedural:SEED[:KIND], a snapshot file or name; "
+                              "default: the world the path names, else procedural:0:outdoor."),
+    seed_image: Path = typer.Option(None, exists=True, dir_okay=False,
+                                    help="Seed the world from this image instead."),
+    depth: str = typer.Option(None, help="--seed-image depth: metres (a number) or a .npy map; "
+                              "default: estimated by the model."),
+    size: str = typer.Option(None, help="WIDTHxHEIGHT (default: the path's, else 256x256)."),
+    frames: str = typer.Option(None, help="A:B shot indices to render (B exclusive)."),
+    fmt: str = typer.Option("png", "--format", help="png (frames) or mp4 (frames and shot.mp4)."),
+    convention: str = typer.Option(None, help="The path's convention when the file has none."),
+    model: str = typer.Option("bundled", help="Checkpoint directory, engine bundle or 'bundled'."),
+    backend: str = typer.Option("torch", help="torch, onnxruntime or tensorrt."),
+    device: str = typer.Option("cpu", help="cpu, cuda[:N] or auto."),
+    seed: int = typer.Option(0, help="Noise seed (with each frame id)."),
+    steps: int = typer.Option(None, min=1, max=4, help="Sampler steps (default: the model's)."),
+    snapshot_every: int = typer.Option(8, min=1, help="Frames between memory snapshots."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a folder of another shot."),
+    server: str = typer.Option(None, help="HOST:PORT of a running service (not in this build; "
+                               "see docs/previs.md)."),
+) -> None:
+    """Render a camera path offline, deterministically: frames or mp4, a per-frame table, a
+    manifest and a top-down plot of the path."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from latentstage.previs.engine import InProcessEngine, open_world
+    from latentstage.previs.render import RenderConflict, RenderSettings, render_shot
+    from latentstage.previs.shot import frame_range, load_shot, parse_size
+    from latentstage.runtime.errors import CorruptFile, Incompatible, InvalidInput, NotFound
+
+    if server:
+        _fail(InvalidInput("--server", server, "no --server: this build renders in process "
+                           "(serve-side lockstep rendering is not wired yet)"))
+    if fmt not in ("png", "mp4"):
+        _fail(InvalidInput("--format", fmt, "png or mp4"))
+    try:
+        m = _load_model(model, backend, device)
+        shot = load_shot(path, parse_size(size) if size else None, convention,
+                         m.latent_spec().stride)
+        rng = frame_range(frames, len(shot))
+        if world is None and seed_image is None:
+            w = shot.world or {"seed": 0, "kind": "outdoor"}
+            world = f"procedural:{w['seed']}:{w.get('kind', 'outdoor')}"
+        built = open_world(m, world, seed_image, depth)
+        engine = InProcessEngine(m, built, seed=seed, steps=steps, backend=backend)
+        given = ({"world": world} if seed_image is None else
+                 {"seed_image": str(seed_image), "depth": depth})
+        settings = RenderSettings(out, rng, fmt, snapshot_every, given, overwrite)
+        with Progress(TextColumn("render"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.fields[fps]} fps"), TimeElapsedColumn(),
+                      TextColumn("ETA"), TimeRemainingColumn()) as bar:
+            task = bar.add_task("render", total=len(rng), fps="-")
+            t0 = time.perf_counter()
+            n = [0]
+
+            def tick(i, frame):
+                n[0] += frame is not None
+                fps = n[0] / max(time.perf_counter() - t0, 1e-9)
+                bar.update(task, advance=1, fps=f"{fps:.1f}")
+
+            report = render_shot(engine, shot, settings, on_frame=tick)
+    except (ValueError, InvalidInput, NotFound, Incompatible, CorruptFile, RenderConflict) as exc:
+        _fail(exc)
+    typer.echo(f"{len(report.rendered)} frames rendered ({report.skipped} already there, "
+               f"{report.replayed} replayed) at {report.fps:.2f} fps -> {out}")
+
+
+def view(
+    world: str = typer.Option("procedural:0:outdoor", help="procedural:SEED[:KIND], a "
+                              "snapshot file or name."),
+    seed_image: Path = typer.Option(None, exists=True, dir_okay=False,
+                                    help="Seed the world from this image instead."),
+    depth: str = typer.Option(None, help="--seed-image depth: metres or a .npy map."),
+    path: Path = typer.Option(None, "--path", exists=True, dir_okay=False,
+                              help="A camera path to scrub."),
+    size: str = typer.Option("256x256", help="Frame WIDTHxHEIGHT."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (keep it local)."),
+    port: int = typer.Option(8765, min=0, max=65535, help="Port (0 = any free port)."),
+    model: str = typer.Option("bundled", help="Checkpoint directory, engine bundle or 'bundled'."),
+    backend: str = typer.Option("torch", help="torch, onnxruntime or tensorrt."),
+    device: str = typer.Option("auto", help="cpu, cuda[:N] or auto."),
+    seed: int = typer.Option(0, help="Noise seed."),
+    steps: int = typer.Option(None, min=1, max=4, help="Sampler steps (default: the model's)."),
+    snapshot_every: int = typer.Option(8, min=1, help="Scrub: frames between snapshots."),
+    snapshot_dir: Path = typer.Option(None, help="Where save/load keep worlds (default: the "
+                                      "server's snapshot folder)."),
+) -> None:
+    """A local web page to fly a world (WASD, mouse look) or scrub a camera path."""
+    from latentstage.previs.shot import load_shot, parse_size
+    from latentstage.previs.view import build_viewer, start_viewer
+    from latentstage.runtime.errors import CorruptFile, Incompatible, InvalidInput, NotFound
+    from latentstage.runtime.serve_cli import default_snapshot_dir
+
+    try:
+        m = _load_model(model, backend, device)
+        wh = parse_size(size)
+        shot = load_shot(path, wh, None, m.latent_spec().stride) if path else None
+        viewer = build_viewer(m, None if seed_image else world, seed_image, depth, shot, wh,
+                              seed, steps, snapshot_every,
+                              snapshot_dir or default_snapshot_dir(), backend=backend)
+        server, thread = start_viewer(viewer, host, port)
+    except (ValueError, InvalidInput, NotFound, Incompatible, CorruptFile, OSError) as exc:
+        _fail(exc)
+    typer.echo(f"viewer at http://{host}:{server.server_address[1]}/  (Ctrl-C to stop)")
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        server.shutdown()
+
+
+def bench(
+    model: str = typer.Option("bundled", help="Checkpoint directory or 'bundled'."),
+    backend: str = typer.Option("torch", help="torch, onnxruntime or tensorrt."),
+    device: str = typer.Option("cpu", help="cpu, cuda[:N] or auto."),
+    frames: int = typer.Option(16, min=4, help="Frames per render."),
+    sizes: str = typer.Option("128x128,256x256", help="Comma-separated WIDTHxHEIGHT."),
+    intervals: str = typer.Option("1,4,8,16", help="Snapshot intervals N to time seeks for."),
+) -> None:
+    """Offline render fps per size, and seek cost against the snapshot interval."""
+    import tempfile
+
+    from latentstage.previs.bench import bench_previs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = bench_previs(_load_model(model, backend, device), Path(tmp), frames,
+                              sizes.split(","), [int(n) for n in intervals.split(",")],
+                              backend=backend)
+    for row in result["render"]:
+        typer.echo(f"render {row['size']}: {row['fps']:.2f} fps ({row['frames']} frames, "
+                   f"{row['snapshot_ms']:.1f} ms per snapshot)")
+    for row in result["seek"]:
+        typer.echo(f"seek N={row['every']:>3}: mean {row['mean_ms']:.0f} ms, max "
+                   f"{row['max_ms']:.0f} ms, mean replayed {row['mean_replayed']:.1f} frames "
+                   f"({row['size']}, {row['seeks']} seeks)")
