@@ -47,8 +47,9 @@ def render(
     steps: int = typer.Option(None, min=1, max=4, help="Sampler steps (default: the model's)."),
     snapshot_every: int = typer.Option(8, min=1, help="Frames between memory snapshots."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a folder of another shot."),
-    server: str = typer.Option(None, help="HOST:PORT of a running service (not in this build; "
-                               "see docs/previs.md)."),
+    server: str = typer.Option(None, help="HOST:PORT of a running service: render there in "
+                               "LOCKSTEP pacing (--model/--backend/--device are the server's)."),
+    token: str = typer.Option(None, envvar="LATENTSTAGE_TOKEN", help="--server: bearer token."),
 ) -> None:
     """Render a camera path offline, deterministically: frames or mp4, a per-frame table, a
     manifest and a top-down plot of the path."""
@@ -66,21 +67,29 @@ def render(
     from latentstage.previs.shot import frame_range, load_shot, parse_size
     from latentstage.runtime.errors import CorruptFile, Incompatible, InvalidInput, NotFound
 
-    if server:
-        _fail(InvalidInput("--server", server, "no --server: this build renders in process "
-                           "(serve-side lockstep rendering is not wired yet)"))
     if fmt not in ("png", "mp4"):
         _fail(InvalidInput("--format", fmt, "png or mp4"))
+    engine = None
     try:
-        m = _load_model(model, backend, device)
-        shot = load_shot(path, parse_size(size) if size else None, convention,
-                         m.latent_spec().stride)
+        if server:
+            from latentstage.previs.remote import ServerEngine
+            from latentstage.previs.shot import file_sha256
+
+            stride = 8  # the shot's cameras do not depend on it (only padding does)
+        else:
+            m = _load_model(model, backend, device)
+            stride = m.latent_spec().stride
+        shot = load_shot(path, parse_size(size) if size else None, convention, stride)
         rng = frame_range(frames, len(shot))
         if world is None and seed_image is None:
             w = shot.world or {"seed": 0, "kind": "outdoor"}
             world = f"procedural:{w['seed']}:{w.get('kind', 'outdoor')}"
-        built = open_world(m, world, seed_image, depth)
-        engine = InProcessEngine(m, built, seed=seed, steps=steps, backend=backend)
+        if server:
+            engine = ServerEngine(server, world, seed_image, depth, seed=seed, steps=steps,
+                                  tag=file_sha256(path)[:12], token=token)
+        else:
+            built = open_world(m, world, seed_image, depth)
+            engine = InProcessEngine(m, built, seed=seed, steps=steps, backend=backend)
         given = ({"world": world} if seed_image is None else
                  {"seed_image": str(seed_image), "depth": depth})
         settings = RenderSettings(out, rng, fmt, snapshot_every, given, overwrite)
@@ -99,6 +108,9 @@ def render(
             report = render_shot(engine, shot, settings, on_frame=tick)
     except (ValueError, InvalidInput, NotFound, Incompatible, CorruptFile, RenderConflict) as exc:
         _fail(exc)
+    finally:
+        if engine is not None and hasattr(engine, "close"):
+            engine.close()
     typer.echo(f"{len(report.rendered)} frames rendered ({report.skipped} already there, "
                f"{report.replayed} replayed) at {report.fps:.2f} fps -> {out}")
 
@@ -122,6 +134,8 @@ def view(
     snapshot_every: int = typer.Option(8, min=1, help="Scrub: frames between snapshots."),
     snapshot_dir: Path = typer.Option(None, help="Where save/load keep worlds (default: the "
                                       "server's snapshot folder)."),
+    server: str = typer.Option(None, help="HOST:PORT of a running service to render on "
+                               "(default: in this process)."),
 ) -> None:
     """A local web page to fly a world (WASD, mouse look) or scrub a camera path."""
     from latentstage.previs.shot import load_shot, parse_size
@@ -130,12 +144,13 @@ def view(
     from latentstage.runtime.serve_cli import default_snapshot_dir
 
     try:
-        m = _load_model(model, backend, device)
+        m = None if server else _load_model(model, backend, device)
         wh = parse_size(size)
-        shot = load_shot(path, wh, None, m.latent_spec().stride) if path else None
+        shot = load_shot(path, wh, None, m.latent_spec().stride if m else 8) if path else None
         viewer = build_viewer(m, None if seed_image else world, seed_image, depth, shot, wh,
                               seed, steps, snapshot_every,
-                              snapshot_dir or default_snapshot_dir(), backend=backend)
+                              snapshot_dir or default_snapshot_dir(), backend=backend,
+                              server=server)
         server, thread = start_viewer(viewer, host, port)
     except (ValueError, InvalidInput, NotFound, Incompatible, CorruptFile, OSError) as exc:
         _fail(exc)

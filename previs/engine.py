@@ -153,6 +153,17 @@ class InProcessEngine:
         with self.world.lock:
             load_snapshot(self.world.memory, path)
 
+    @property
+    def start_c2w(self) -> np.ndarray:
+        """[4, 4] the world's seed camera (canonical)."""
+        return self.world.start_c2w
+
+    def points(self) -> np.ndarray:
+        """[N, 3] the memory's point positions, metres."""
+        with self.world.lock:
+            mem = self.world.memory
+            return mem.pos[mem.valid].cpu().numpy()
+
     def describe(self) -> dict:
         """Model, backend and device, for a manifest."""
         return {"model_id": self.model.model_id, "backend": self.backend,

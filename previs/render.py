@@ -162,7 +162,8 @@ def _manifest(inputs: dict, engine: InProcessEngine, shot: Shot, settings: Rende
               world_hash: str, done: list[int]) -> dict:
     used = [shot.frames[i] for i in done]
     return {"format": MANIFEST_FORMAT, **inputs,
-            "world_snapshot_sha256": world_hash, "world_source": engine.world.source,
+            "world_snapshot_sha256": world_hash,
+            "world_source": engine.describe()["world_source"],
             "path": {"file": str(shot.source), "convention": shot.convention, "fps": shot.fps,
                      "frames": len(shot)},
             "frames": {"start": settings.frames.start, "stop": settings.frames.stop,

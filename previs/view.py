@@ -79,9 +79,9 @@ class Viewer:
     flown: list = field(default_factory=list)  # [x, y, z, yaw, pitch] of recent fly frames
 
     def info(self) -> dict:
-        start = angles_from_camera(self.fly.world.start_c2w)
+        start = angles_from_camera(self.fly.start_c2w)
         return {"size": list(self.size), "fov": self.fov, "start": start,
-                "world": self.fly.world.source,
+                "world": self.fly.describe()["world_source"],
                 "shot_frames": len(self.scrub.shot) if self.scrub else 0,
                 "snapshot_every": self.scrub.every if self.scrub else 0}
 
@@ -114,7 +114,9 @@ class Viewer:
 
     def new_world(self, world: str | None = None, seed_image: Path | None = None) -> dict:
         with self.lock:
-            self.fly = self.make_engine(world, seed_image)
+            old, self.fly = self.fly, self.make_engine(world, seed_image)
+            if hasattr(old, "close"):
+                old.close()
             self.frame_id, self.flown = 0, []
         return self.info()
 
@@ -134,8 +136,7 @@ class Viewer:
 
     def points(self, limit: int = 4000) -> dict:
         with self.lock:
-            mem = self.fly.world.memory
-            pos = mem.pos[mem.valid].cpu().numpy()
+            pos = self.fly.points()
         step = max(1, len(pos) // limit)
         return {"points": np.round(pos[::step], 3).tolist(), "total": len(pos),
                 "cameras": self.flown}
@@ -245,13 +246,19 @@ def build_viewer(model, world: str | None, seed_image: Path | None, depth: str |
                  shot: Shot | None, size: tuple[int, int], seed: int = 0,
                  steps: int | None = None, snapshot_every: int = 8,
                  snapshot_dir: Path | None = None, capacity: int = 262_144,
-                 backend: str = "torch", scrub_dir: Path | None = None) -> Viewer:
-    """A viewer whose fly world and shot world are both seeded from ``world``/``seed_image``.
-    Scrub snapshots go to ``scrub_dir`` (default: a temporary folder)."""
+                 backend: str = "torch", scrub_dir: Path | None = None,
+                 server: str | None = None) -> Viewer:
+    """A viewer whose fly world and shot world are both seeded from ``world``/``seed_image``,
+    in this process (``model``) or on the service at ``server`` (HOST:PORT). Scrub snapshots
+    go to ``scrub_dir`` (default: a temporary folder)."""
     snapshot_dir = Path(snapshot_dir or tempfile.mkdtemp(prefix="latentstage-view-worlds-"))
 
     def make_engine(w: str | None, img: Path | None) -> InProcessEngine:
         d = depth if img == seed_image else None
+        if server is not None:
+            from latentstage.previs.remote import ServerEngine
+
+            return ServerEngine(server, w, img, d, seed=seed, steps=steps, tag="view")
         built = open_world(model, w, img, d, capacity, snapshot_dir)
         return InProcessEngine(model, built, seed=seed, steps=steps, backend=backend)
 
