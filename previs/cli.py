@@ -185,3 +185,33 @@ def bench(
         typer.echo(f"seek N={row['every']:>3}: mean {row['mean_ms']:.0f} ms, max "
                    f"{row['max_ms']:.0f} ms, mean replayed {row['mean_replayed']:.1f} frames "
                    f"({row['size']}, {row['seeks']} seeks)")
+
+
+def bench_viewer(
+    model: str = typer.Option("bundled", help="Checkpoint directory or 'bundled'."),
+    device: str = typer.Option("cpu", help="cpu, cuda[:N] or auto."),
+    world: str = typer.Option("procedural:3:outdoor", help="The world flown."),
+    size: str = typer.Option("128x128", help="Frame WIDTHxHEIGHT."),
+    keys: int = typer.Option(30, min=3, help="Key presses timed."),
+    screenshot: Path = typer.Option(None, help="Save a screenshot here (e.g. "
+                                    "docs/images/viewer.png)."),
+) -> None:
+    """The viewer in headless chromium: key press to new frame on screen, median and p95."""
+    from latentstage.previs.bench import orbit_shot
+    from latentstage.previs.browser import drive
+    from latentstage.previs.shot import parse_size
+    from latentstage.previs.view import build_viewer, start_viewer
+
+    m = _load_model(model, "torch", device)
+    wh = parse_size(size)
+    viewer = build_viewer(m, world, None, None, None, wh)
+    shot = orbit_shot(16, wh, viewer.fly.start_c2w)
+    viewer = build_viewer(m, world, None, None, shot, wh)
+    server, _ = start_viewer(viewer, "127.0.0.1", 0)
+    try:
+        r = drive(f"http://127.0.0.1:{server.server_address[1]}/", keys, screenshot)
+    finally:
+        server.shutdown()
+    typer.echo(f"viewer round trip, key press to new frame on screen ({size}, {m.model_id}, "
+               f"{m.device}): median {r['median_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms over "
+               f"{r['frames']} key presses")

@@ -67,6 +67,9 @@ app.command("view", context_settings=_FORWARD, add_help_option=False,
 bench_app.command("previs", context_settings=_FORWARD, add_help_option=False,
                   help="Offline render fps and seek cost against the snapshot interval.")(
     _lazy("latentstage.previs.cli", "bench"))
+bench_app.command("viewer", context_settings=_FORWARD, add_help_option=False,
+                  help="The viewer in headless chromium: key press to frame on screen.")(
+    _lazy("latentstage.previs.cli", "bench_viewer"))
 bench_app.command("backends", context_settings=_FORWARD, add_help_option=False,
                   help="Every backend against torch eager, per network and per frame.")(
     _lazy("latentstage.export.cli", "backends"))
