@@ -132,3 +132,50 @@ def test_seek_shows_the_offline_frame_and_screenshot(page):
         target = Path(os.environ["LATENTSTAGE_SCREENSHOT"])
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
+
+
+def _http(url: str, body: bytes | None = None) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_worlds_save_load_seed_and_bad_requests(ckpt, tmp_path):
+    """The page's backend without a browser: save and load restore the fly world exactly, a
+    dropped image seeds a world, and bad requests get 400 naming the field."""
+    import json
+
+    model = load_backend("torch", ckpt, "cpu")
+    seed = seed_png(tmp_path / "seed.png")
+    viewer = build_viewer(model, None, seed, "4.0", None, (64, 64), steps=1,
+                          snapshot_dir=tmp_path / "w", capacity=8192)
+    server, _ = start_viewer(viewer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        status, body = _http(url + "/api/save", json.dumps({"name": "a"}).encode())
+        assert status == 200
+        saved = json.loads(body)["sha256"]
+        cam = {"x": 0.5, "y": 0, "z": 1.6, "yaw": 20, "pitch": 0, "fov": 60}
+        for _ in range(2):
+            status, png = _http(url + "/api/fly", json.dumps(cam).encode())
+            assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert _http(url + "/api/load", json.dumps({"name": "a"}).encode())[0] == 200
+        status, body = _http(url + "/api/save", json.dumps({"name": "b"}).encode())
+        assert json.loads(body)["sha256"] == saved  # the flown frames are gone again
+        status, body = _http(url + "/api/seed", seed.read_bytes())
+        assert status == 200 and json.loads(body)["world"].startswith("seed_image")
+        status, body = _http(url + "/api/fly", json.dumps({**cam, "fov": 500}).encode())
+        assert status == 400 and "fov" in json.loads(body)["error"]
+        status, body = _http(url + "/api/seek?k=3")
+        assert status == 400 and "--path" in json.loads(body)["error"]
+        status, body = _http(url + "/api/load", json.dumps({"name": "nope"}).encode())
+        assert status == 404 and "nope" in json.loads(body)["error"]
+    finally:
+        server.shutdown()
+        server.server_close()
