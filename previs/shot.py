@@ -84,7 +84,9 @@ def load_shot(path: str | Path, size: tuple[int, int] | None = None,
     cam = read_path(path, convention)
     width, height = size or cam.size or (256, 256)
     conv = Convention(cam.convention)
-    stage = stage_from_proto(conv, getattr(cam, "stage", None) or cpb.Stage(), "stage")
+    declared = getattr(cam, "stage", None)  # a path reader that knows the stage's settings
+    stage = stage_from_proto(conv, declared if isinstance(declared, cpb.Stage) else cpb.Stage(),
+                             "stage")
     edge = Edge(conv, stage, width, height, stride, DEFAULT_BOUNDS,
                 intrinsics=Intrinsics.from_fov(fov_deg, width, height))
     frames = []

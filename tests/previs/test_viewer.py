@@ -179,3 +179,26 @@ def test_worlds_save_load_seed_and_bad_requests(ckpt, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_an_image_dropped_on_the_page_seeds_a_new_world(page):
+    driver, tmp = page
+    _wait(driver, "return window.ls.ready === true")
+    driver.find_element("id", "mode-fly").click()
+    n = driver.execute_script("return ls.frames")
+    driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const img = document.getElementById('frame');
+        const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+        c.getContext('2d').drawImage(img, 0, 0);
+        c.toBlob((blob) => {
+          const dt = new DataTransfer();
+          dt.items.add(new File([blob], 'dropped.png', { type: 'image/png' }));
+          document.getElementById('view').dispatchEvent(
+            new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+          done();
+        }, 'image/png');
+    """)
+    _wait(driver, f"return ls.frames > {n} && !ls.busy && ls.info.world.startsWith('seed_image')")
+    assert driver.execute_script("return document.getElementById('world').textContent"
+                                 ).startswith("seed_image")
