@@ -10,7 +10,8 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("pyproject.toml", "README.md", "proto", "runtime", "model", "export", "engine_bridge")
+SOURCES = ("pyproject.toml", "README.md", "proto", "runtime", "model", "export", "engine_bridge",
+           "previs")
 
 
 def test_pyproject_uses_an_spdx_license_and_lists_the_checkpoint_package():
@@ -46,4 +47,5 @@ def test_a_built_wheel_contains_the_bundled_checkpoint_and_lens_files(tmp_path):
     lenses = {"latentstage/runtime/data/lens/default.json",
               "latentstage/runtime/data/lens/broadcast-22x.json"}
     assert lenses <= names, sorted(n for n in names if "/data/" in n)
+    assert "latentstage/previs/static/index.html" in names  # the viewer's page
     assert "License-Expression: Apache-2.0" in meta
