@@ -26,6 +26,51 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
+def _world_record(world: str | None, seed_image: Path | None, depth: str | None) -> dict:
+    """How the world was given, with the SHA-256 of any file, for the manifest (a resumed
+    render must start from the same world)."""
+    from latentstage.previs.shot import file_sha256
+
+    if seed_image is not None:
+        out = {"seed_image": str(seed_image), "seed_image_sha256": file_sha256(seed_image),
+               "depth": depth}
+        if depth is not None and Path(depth).is_file():
+            out["depth_sha256"] = file_sha256(Path(depth))
+        return out
+    out = {"world": world}
+    if world is not None and Path(world).is_file():
+        out["snapshot_sha256"] = file_sha256(Path(world))
+    return out
+
+
+def _render_with_progress(engine, shot, settings):
+    """``render_shot`` under a rich progress bar with fps and ETA."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from latentstage.previs.render import render_shot
+
+    with Progress(TextColumn("render"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[fps]} fps"), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn()) as bar:
+        task = bar.add_task("render", total=len(settings.frames), fps="-")
+        t0 = time.perf_counter()
+        rendered = [0]
+
+        def tick(_index, frame):
+            rendered[0] += frame is not None
+            fps = rendered[0] / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, advance=1, fps=f"{fps:.1f}")
+
+        return render_shot(engine, shot, settings, on_frame=tick)
+
+
 def render(
     path: Path = typer.Option(..., "--path", exists=True, dir_okay=False,
                               help="Camera path: cameras.json, CSV (or USD where supported)."),
@@ -53,17 +98,8 @@ def render(
 ) -> None:
     """Render a camera path offline, deterministically: frames or mp4, a per-frame table, a
     manifest and a top-down plot of the path."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from latentstage.previs.engine import InProcessEngine, open_world
-    from latentstage.previs.render import RenderConflict, RenderSettings, render_shot
+    from latentstage.previs.render import RenderConflict, RenderSettings
     from latentstage.previs.shot import frame_range, load_shot, parse_size
     from latentstage.runtime.errors import CorruptFile, Incompatible, InvalidInput, NotFound
 
@@ -90,22 +126,9 @@ def render(
         else:
             built = open_world(m, world, seed_image, depth)
             engine = InProcessEngine(m, built, seed=seed, steps=steps, backend=backend)
-        given = ({"world": world} if seed_image is None else
-                 {"seed_image": str(seed_image), "depth": depth})
-        settings = RenderSettings(out, rng, fmt, snapshot_every, given, overwrite)
-        with Progress(TextColumn("render"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[fps]} fps"), TimeElapsedColumn(),
-                      TextColumn("ETA"), TimeRemainingColumn()) as bar:
-            task = bar.add_task("render", total=len(rng), fps="-")
-            t0 = time.perf_counter()
-            n = [0]
-
-            def tick(i, frame):
-                n[0] += frame is not None
-                fps = n[0] / max(time.perf_counter() - t0, 1e-9)
-                bar.update(task, advance=1, fps=f"{fps:.1f}")
-
-            report = render_shot(engine, shot, settings, on_frame=tick)
+        settings = RenderSettings(out, rng, fmt, snapshot_every,
+                                  _world_record(world, seed_image, depth), overwrite)
+        report = _render_with_progress(engine, shot, settings)
     except (ValueError, InvalidInput, NotFound, Incompatible, CorruptFile, RenderConflict) as exc:
         _fail(exc)
     finally:
