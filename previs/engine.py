@@ -168,4 +168,5 @@ class InProcessEngine:
         """Model, backend and device, for a manifest."""
         return {"model_id": self.model.model_id, "backend": self.backend,
                 "device": str(self.model.device), "steps": self.steps, "seed": self.seed,
-                "world_source": self.world.source, "runs": "in-process"}
+                "world_source": self.world.source, "runs": "in-process",
+                "memory_capacity": self.world.memory.config.capacity}

@@ -155,7 +155,8 @@ class ServerEngine:
     def describe(self) -> dict:
         return {"model_id": self.info.model_id, "backend": self.info.backend,
                 "device": self.info.device, "steps": self.steps, "seed": self.seed,
-                "world_source": self.source, "runs": "server (LOCKSTEP)"}
+                "world_source": self.source, "runs": "server (LOCKSTEP)",
+                "memory_capacity": int(self.info.limits.memory_capacity)}
 
     def close(self) -> None:
         """End the session, delete the world, close the channel."""

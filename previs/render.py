@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 MANIFEST_FORMAT = 1
 #: Manifest entries that must match for a folder to be resumed.
 _INPUT_KEYS = ("path_sha256", "world", "size", "seed", "steps", "model_id", "backend",
-               "device", "snapshot_every")
+               "device", "snapshot_every", "memory_capacity")
 TABLE_COLUMNS = ("index", "frame_id", "time_s", "timecode", "x", "y", "z", "c2w", "fx", "fy",
                  "cx", "cy", "rung", "steps", "readout_ms", "generate_ms", "decode_ms",
                  "write_ms", "total_ms", "points", "coverage")
@@ -134,7 +134,7 @@ def _inputs(engine: InProcessEngine, shot: Shot, settings: RenderSettings) -> di
     return {"path_sha256": shot.sha256, "world": settings.world,
             "size": list(shot.size), "seed": d["seed"], "steps": d["steps"],
             "model_id": d["model_id"], "backend": d["backend"], "device": d["device"],
-            "snapshot_every": settings.snapshot_every}
+            "snapshot_every": settings.snapshot_every, "memory_capacity": d["memory_capacity"]}
 
 
 def _prepare(out: Path, inputs: dict, overwrite: bool) -> None:
@@ -170,7 +170,8 @@ def _manifest(inputs: dict, engine: InProcessEngine, shot: Shot, settings: Rende
                        "done": len(done)},
             "time_codes": [{"index": f.index, "frame_id": f.frame_id, "time_s": f.time_s,
                             "timecode": f.timecode} for f in used],
-            "runs": engine.describe()["runs"], "software": software_versions(),
+            "runs": engine.describe()["runs"],
+            "software": software_versions(),
             "command": " ".join(sys.argv)}
 
 
