@@ -198,6 +198,8 @@ from latentstage.bench.native import bench_native  # noqa: E402
 from latentstage.bench.serve import bench_serve  # noqa: E402
 from latentstage.bench.threads import bench_threads  # noqa: E402
 from latentstage.export.cli import backends as bench_backends  # noqa: E402
+from latentstage.previs.cli import bench as bench_previs  # noqa: E402
+from latentstage.previs.cli import bench_viewer  # noqa: E402
 
 bench_app.command("freed")(bench_freed)
 bench_app.command("serve")(bench_serve)
@@ -205,3 +207,7 @@ bench_app.command("native")(bench_native)
 bench_app.command("threads")(bench_threads)
 bench_app.command("backends", help="Every backend against torch eager, per network and per "
                   "frame.")(bench_backends)
+bench_app.command("previs", help="Offline render fps and seek cost against the snapshot "
+                  "interval.")(bench_previs)
+bench_app.command("viewer", help="The viewer in headless chromium: key press to frame on "
+                  "screen.")(bench_viewer)

@@ -61,6 +61,12 @@ app.command("export", context_settings=_FORWARD, add_help_option=False,
 app.command("bench", context_settings=_FORWARD, add_help_option=False,
             help="Benchmarks that print ratios measured in one run (see --help).")(
     _lazy("latentstage.bench.cli", "bench_app"))
+app.command("render", context_settings=_FORWARD, add_help_option=False,
+            help="Render a camera path offline, deterministically (see --help).")(
+    _lazy("latentstage.previs.cli", "render"))
+app.command("view", context_settings=_FORWARD, add_help_option=False,
+            help="A local web page to fly a world or scrub a camera path (see --help).")(
+    _lazy("latentstage.previs.cli", "view"))
 
 
 def _version(value: bool) -> None:

@@ -20,11 +20,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "README.md", "proto", "runtime", "model", "export", "engine_bridge",
-           "bench")
+           "bench", "previs")
 # Where each subpackage lives in the source tree (pyproject.toml package-dir).
 FOLDERS = {"latentstage.runtime": "runtime", "latentstage.model": "model",
            "latentstage.export": "export", "latentstage.engine_bridge": "engine_bridge",
-           "latentstage.bench": "bench", "latentstage.v1": "proto/latentstage/v1"}
+           "latentstage.bench": "bench", "latentstage.previs": "previs",
+           "latentstage.v1": "proto/latentstage/v1"}
 
 
 def test_pyproject_uses_an_spdx_license_and_lists_the_checkpoint_package():
@@ -60,6 +61,7 @@ def test_a_built_wheel_contains_the_bundled_checkpoint_and_lens_files(tmp_path):
     lenses = {"latentstage/runtime/data/lens/default.json",
               "latentstage/runtime/data/lens/broadcast-22x.json"}
     assert lenses <= names, sorted(n for n in names if "/data/" in n)
+    assert "latentstage/previs/static/index.html" in names  # the viewer's page
     assert "License-Expression: Apache-2.0" in meta
     # A namespace package: no latentstage/__init__.py; each subpackage and the contract are in.
     assert "latentstage/__init__.py" not in names

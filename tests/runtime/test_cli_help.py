@@ -22,8 +22,11 @@ def _export_commands() -> dict:
     from latentstage.export import cli as export_cli
 
     out = {}
+    from latentstage.previs import cli as previs_cli
+
     for path, fn in ((("export",), export_cli.export),
-                     (("bench", "backends"), export_cli.backends)):
+                     (("bench", "backends"), export_cli.backends),
+                     (("render",), previs_cli.render), (("view",), previs_cli.view)):
         inner = typer.Typer()
         inner.command()(fn)
         out[path] = typer.main.get_command(inner)
@@ -38,7 +41,8 @@ def _commands() -> dict:
         if hasattr(cmd, "commands"):
             for name, sub in cmd.commands.items():
                 walk(sub, (*path, name))
-        elif path not in (("export",), ("bench",), ("bench", "backends")):
+        elif path not in (("export",), ("bench",), ("bench", "backends"), ("render",),
+                          ("view",)):
             found[path] = cmd
 
     walk(typer.main.get_command(app), ())
