@@ -28,8 +28,8 @@ from latentstage.runtime.session import WorldSession
 from latentstage.runtime.snapshot import remove_stale_temp_files
 from latentstage.runtime.types import (
     Exhausted,
+    Frame,
     FramePlan,
-    FrameResult,
     Limits,
     OpenRequest,
     ServerInfo,
@@ -97,7 +97,7 @@ class SessionHandle:
     client: ClientId = field(default_factory=ClientId)  # who opened it (per-client caps)
     gone: Callable[[], bool] | None = field(default=None, repr=False)  # stream already ended
 
-    def step(self, plan: FramePlan) -> FrameResult:
+    def step(self, plan: FramePlan) -> Frame:
         """Render a plan (model thread)."""
         return self.session.step(plan)
 
@@ -282,7 +282,7 @@ class Hub:
                 world = self.store.attach(request.world_id or "")
             s = request.settings
             handle = SessionHandle(uuid.uuid4().hex[:12], world,
-                                   WorldSession(world, self.model, s.seed, s.steps), self,
+                                   WorldSession(world, self.model, s.seed), self,
                                    client, gone)
             self._sessions[handle.session_id] = handle
         except BaseException:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from latentstage.model.providers import install
 from latentstage.runtime.bench_serve import tiny_checkpoint
+
+# The runtime's providers (procedural worlds, the checkpoint loader), as the CLI registers them.
+install()
 
 
 @pytest.fixture(scope="module")

@@ -169,7 +169,7 @@ def test_lockstep_frames_match_the_in_process_runtime(server):
             for p in poses:
                 pose = pose_from_proto(p, edge)
                 plan = FramePlan(pose, pose.c2w, Rung.FULL, 2, True)
-                out.append((await hub.worker.run_model(handle.step, plan)).rgb)
+                out.append((await hub.worker.run_model(handle.step, plan)).pixels)
             return out
         finally:
             hub.close_session(handle)
@@ -318,13 +318,13 @@ def test_an_oversized_message_is_refused_and_other_sessions_carry_on(client, ser
 
 def test_a_3840x2160_raw_frame_fits_the_default_message_limits(ckpt, tmp_path, monkeypatch):
     from latentstage.runtime.session import WorldSession
-    from latentstage.runtime.types import FrameResult, MemoryInfo, StageTiming
+    from latentstage.runtime.types import Frame, MemoryInfo, Timing
 
     def constant_frame(self, plan):  # the transport is under test here, not the model
         k = plan.pose.intrinsics
         rgb = np.zeros((k.height, k.width, 3), np.uint8)
         rgb[-1, -1] = (1, 2, 3)
-        return FrameResult(rgb, StageTiming(), MemoryInfo())
+        return Frame(rgb, Timing(), MemoryInfo())
 
     monkeypatch.setattr(WorldSession, "step", constant_frame)
     st = start(ckpt, tmp_path, max_width=3840, max_height=2160)  # `latentstage serve` defaults
