@@ -140,7 +140,7 @@ async def _local_session(hub, size, encoding, seed):
         plan = FramePlan(PoseIn(i, now, None, c2w, k, None, now), c2w, Rung.FULL, steps, True,
                          0.0, now)
         result = await hub.worker.run_model(handle.step, plan)
-        await hub.worker.run_io(encode_frame, result.rgb, enc, 90)
+        await hub.worker.run_io(encode_frame, result.pixels, enc, 90)
 
     return handle, render
 

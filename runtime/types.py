@@ -85,7 +85,7 @@ def check_snapshot_name(name: str, field_name: str = "snapshot.name") -> str:
     """``name`` if it is a safe snapshot file stem (no path), else :class:`InvalidInput`."""
     from latentstage.runtime.errors import InvalidInput
 
-    if not isinstance(name, str) or not _SNAPSHOT_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _SNAPSHOT_NAME.fullmatch(name) or ".." in name:
         raise InvalidInput(field_name, name,
                            "1..128 characters of A-Z a-z 0-9 . _ - (not starting with . or -)")
     return name

@@ -54,11 +54,13 @@ def parse(output: str) -> tuple[dict[str, list[int]], tuple[int, int, int] | Non
 
 
 def run(args: argparse.Namespace) -> dict:
+    from latentstage.model.providers import install
     from latentstage.runtime.bench_serve import tiny_checkpoint
     from latentstage.runtime.hub import Hub
     from latentstage.runtime.server import ServerConfig, ServerThread
     from latentstage.runtime.types import Limits
 
+    install()  # the model package's checkpoint loader, as the CLI registers it
     found = harness.tools()
     library = harness.native_library()
     if not (found["mcs"] and found["mono"] and found["cc"]) or library is None:
