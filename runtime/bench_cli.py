@@ -17,8 +17,8 @@ bench_app = typer.Typer(help="Benchmarks (ratios measured in one run).", no_args
 
 def resolve_device(device: str):
     """``auto``/``cpu``/``cuda[:N]`` to a torch device; a bad value is a CLI error on --device."""
+    from latentstage.runtime.core import resolve_device as resolve
     from latentstage.runtime.errors import InvalidInput
-    from latentstage.runtime.hub import resolve_device as resolve
 
     try:
         return resolve(device)

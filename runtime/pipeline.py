@@ -4,7 +4,7 @@
 the demo, the evaluation, the benchmarks and ``latentstage render`` all call it. It is driven
 by data, not by the degradation rung: ``steps`` sampler steps (0: the memory-only frame, the
 readout decoded directly) and whether to ``write``. Policy (budget, degradation, prediction)
-lives in :mod:`.policy`; locking lives in :mod:`.session`.
+lives in :mod:`.policy`; locking lives in :mod:`.world_camera`.
 
 The memory is pluggable (:class:`FrameMemory`): the latent memory itself, or an evaluation
 baseline that reads out and writes its own way.
@@ -85,6 +85,14 @@ class FrameStep:
             any :class:`FrameMemory`.
         seed: noise seed; frame ``i`` uses :func:`frame_seed` (seed, i).
         anchor: 0..1, how strictly places the memory covers are kept (:func:`anchor_to_memory`).
+
+    Usage (an offline render; a served world goes through :class:`.world_camera.WorldCamera`,
+    which also holds the world's lock)::
+
+        step = FrameStep(backend, memory, seed=7)
+        for i, c2w in enumerate(poses):
+            frame = step(memory.camera(intrinsics, c2w), i, steps=2, write=True)
+            save(frame.pixels)  # [H, W, 3] uint8; frame.timing.model: seconds of the step
     """
 
     def __init__(self, model: Backend, memory: LatentMemory | FrameMemory, seed: int = 0,

@@ -238,7 +238,7 @@ class SessionObserver:
 
 
 @dataclass(frozen=True)
-class RunnerConfig:
+class SchedulerConfig:
     """Knobs of the session loop (server-wide)."""
 
     max_horizon_s: float = 0.1  # longest pose extrapolation, seconds
@@ -250,7 +250,7 @@ class RunnerConfig:
     open_timeout_s: float = 30.0  # a stream must send Open within this, seconds
 
 
-class SessionRunner:
+class Scheduler:
     """Schedules one session's poses onto the model worker and queues frames for the client.
 
     ``step`` renders a plan (on the model thread); ``save(name)`` saves the world and returns
@@ -261,10 +261,10 @@ class SessionRunner:
     def __init__(self, session_id: str, world_id: str, step: Step, worker: ModelWorker,
                  settings: StreamSettings, *,
                  save: Callable[[str], Awaitable[tuple[str, int]]] | None = None,
-                 observer: SessionObserver | None = None, config: RunnerConfig | None = None,
+                 observer: SessionObserver | None = None, config: SchedulerConfig | None = None,
                  clock: Clock = time.monotonic_ns):
         self.session_id, self.world_id = session_id, world_id
-        self.settings, self.config = settings, config or RunnerConfig()
+        self.settings, self.config = settings, config or SchedulerConfig()
         self._step, self._worker, self._save = step, worker, save
         self._observer, self._clock = observer or SessionObserver(), clock
         realtime = settings.pacing is Pacing.REALTIME

@@ -2,7 +2,7 @@
 
 The gRPC layer (:mod:`.service`, :mod:`.translate`) turns protobuf messages into these
 dataclasses and back; the scheduler (:mod:`.scheduler`) plans frames from :class:`PoseIn` and
-hands a :class:`FramePlan` to the session (:mod:`.session`), whose frame step
+hands a :class:`FramePlan` to the session (:mod:`.world_camera`), whose frame step
 (:mod:`.pipeline`) returns a :class:`Frame` (device side); the wire gets a :class:`FrameOut`.
 Nothing here imports torch, so the servicer stays torch-free.
 

@@ -6,7 +6,7 @@ save) holds the world's lock, so writes to a world are serialised. Model work ru
 server's single model thread anyway; the lock keeps that true for any caller.
 
 Seeding runs the model (encode, depth estimate) and, for procedural worlds, the renderer, so
-the :class:`WorldStore` methods that seed are called on the model thread by the hub.
+the :class:`WorldStore` methods that seed are called on the model thread by the core.
 """
 
 from __future__ import annotations

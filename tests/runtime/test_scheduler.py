@@ -15,8 +15,8 @@ from latentstage.runtime.scheduler import (
     ModelWorker,
     OutboundQueue,
     PoseSlot,
-    RunnerConfig,
-    SessionRunner,
+    Scheduler,
+    SchedulerConfig,
 )
 from latentstage.runtime.types import (
     Encoding,
@@ -180,8 +180,8 @@ def test_outbound_queue_drops_old_frames_for_a_slow_reader_but_keeps_events():
 def _runner(model, pacing=Pacing.REALTIME, fps=0.0, steps=2, predict=False, **cfg):
     settings = StreamSettings(16, 16, Encoding.RAW_RGB8, target_fps=fps, steps=steps,
                               pacing=pacing, predict=predict)
-    return SessionRunner("s", "w", model, ModelWorker(1), settings,
-                         config=RunnerConfig(**cfg))
+    return Scheduler("s", "w", model, ModelWorker(1), settings,
+                         config=SchedulerConfig(**cfg))
 
 
 async def _drain(runner):

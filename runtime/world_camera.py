@@ -1,6 +1,6 @@
 """One camera on a shared world: the frame step (:mod:`.pipeline`) under the world's lock.
 
-:meth:`WorldSession.step` turns the scheduler's :class:`~.types.FramePlan` into one call of
+:meth:`WorldCamera.step` turns the scheduler's :class:`~.types.FramePlan` into one call of
 :class:`~.pipeline.FrameStep`: it derives the frame's camera once from the plan's pose, holds
 the world's lock while the step touches the memory, and adds the memory's stats. It runs on
 the model thread.
@@ -18,7 +18,7 @@ from latentstage.runtime.types import Frame, FramePlan
 from latentstage.runtime.world import World, memory_info
 
 
-class WorldSession:
+class WorldCamera:
     """A camera on a shared :class:`~.world.World`, with its own noise seed."""
 
     def __init__(self, world: World, model: Backend, seed: int):
