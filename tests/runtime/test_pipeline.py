@@ -153,3 +153,26 @@ def test_any_frame_memory_plugs_in_and_gets_the_one_camera(model):
     # nothing was covered, so everything is written with the generated content's confidence
     assert torch.allclose(confidence, torch.full((6, 8), 0.25))
     assert frame.pixels.shape == (48, 64, 3) and frame.pixels.dtype == np.uint8
+
+
+def test_a_served_frame_derives_its_camera_once(model, monkeypatch):
+    """The session's step builds one FrameCamera: the pose is validated there, and rays and
+    conditioning reuse it (the memory's own readout still validates once: memory package)."""
+    import latentstage.runtime.rays as rays
+    from latentstage.runtime.types import FramePlan, PoseIn, Rung
+    from latentstage.runtime.world import World
+    from latentstage.runtime.world_camera import WorldCamera
+
+    calls, real = [], rays.validate_pose
+
+    def counted(c2w, field="pose"):
+        calls.append(field)
+        return real(c2w, field)
+
+    monkeypatch.setattr(rays, "validate_pose", counted)
+    camera = WorldCamera(World("w", "", "", seeded_memory(model), True), model, seed=0)
+    pose = PoseIn(1, 0, None, C2W, K, None)
+    calls.clear()
+    camera.step(FramePlan(pose, C2W, Rung.FULL, 1, True))
+    # FrameCamera.of, then LatentMemory.readout's pose_tensor (5 per frame before FrameStep)
+    assert 1 <= len(calls) <= 2
