@@ -94,7 +94,7 @@ def test_mismatched_snapshot_is_refused_and_memory_untouched(tmp_path, other, fi
     filled_memory().save(path)
     lat = torch.ones(other.spec.channels, 16, 16)
     k = Intrinsics.from_fov(70, 16 * other.spec.stride, 16 * other.spec.stride)
-    other.write(lat, torch.full((16, 16), 2.0), k, POSES[0])
+    other.write(lat, torch.full((16, 16), 2.0), other.camera(k, POSES[0]))
     before = buffers(other)
     with pytest.raises(Incompatible, match=field.replace(".", r"\.")):
         other.load(path)
