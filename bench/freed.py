@@ -131,17 +131,17 @@ async def measure(target: str, port: int, camera: str, camera_id: int, target_fp
     return run
 
 
-def run_bench(hub, fps_list: list[float], tracker_hz: float, seconds: float, warmup_s: float,
+def run_bench(core, fps_list: list[float], tracker_hz: float, seconds: float, warmup_s: float,
               size: tuple[int, int], encoding: str = "raw") -> list[FreedRun]:
-    """Start a server on ``hub`` with one tracked camera per budget and measure each."""
+    """Start a server on ``core`` with one tracked camera per budget and measure each."""
     from latentstage.runtime.server import ServerConfig, ServerThread
 
     config = tracked_cameras(fps_list)
     runs = []
-    with ServerThread(hub, ServerConfig(port=0, freed=config)) as st:
+    with ServerThread(core, ServerConfig(port=0, freed=config)) as st:
         for i, fps in enumerate(fps_list):
             camera = config.cameras[i].name
-            port = hub.tracker.cameras[camera].listener.port
+            port = core.tracker.cameras[camera].listener.port
             runs.append(asyncio.run(measure(st.target, port, camera, i + 1, fps, tracker_hz,
                                             seconds, warmup_s, size, encoding)))
     return runs
@@ -164,8 +164,8 @@ def bench_freed(
     """FreeD: datagram-to-frame latency p50/p99 and the share of poses skipped, per budget."""
     import torch
 
+    from latentstage.runtime.core import ServingCore
     from latentstage.runtime.device import configure_threads, device_name, resolve_device
-    from latentstage.runtime.hub import Hub
     from latentstage.runtime.sizes import size_option
     from latentstage.runtime.types import Limits
 
@@ -180,14 +180,14 @@ def bench_freed(
     n_threads = configure_threads(dev, threads)
     limits = Limits(max_width=max(w, 64), max_height=max(h, 64), max_sessions=4,
                     max_worlds=len(fps_list) + 1)
-    hub = Hub.load(model, "torch", str(dev), limits, Path(tempfile.mkdtemp()) / "snapshots",
-                   threads=n_threads)
+    core = ServingCore.load(model, "torch", str(dev), limits,
+                            Path(tempfile.mkdtemp()) / "snapshots", threads=n_threads)
     console.print(f"device: {device_name(dev)} (torch threads {n_threads}, of {os.cpu_count()} "
-                  f"cores); model: {model} ({hub.model.model_id}), sampler steps "
-                  f"{hub.model.sampler_steps}; torch {torch.__version__}; tracker {tracker_hz:g} "
+                  f"cores); model: {model} ({core.model.model_id}), sampler steps "
+                  f"{core.model.sampler_steps}; torch {torch.__version__}; tracker {tracker_hz:g} "
                   f"Hz; {w}x{h} {encoding}; {seconds:g} s measured after {warmup:g} s")
     with console.status("streaming FreeD packets…"):
-        runs = run_bench(hub, fps_list, tracker_hz, seconds, warmup, (w, h), encoding)
+        runs = run_bench(core, fps_list, tracker_hz, seconds, warmup, (w, h), encoding)
     table = Table(title="latentstage bench freed: datagram sent to frame received")
     for col in ("target fps", "frames/s", "latency p50 ms", "latency p99 ms", "server p50 ms",
                 "poses skipped", "frames dropped", "rungs"):

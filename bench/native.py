@@ -50,8 +50,8 @@ def serve_main() -> None:
     """Subprocess entry: serve ``argv[1]`` (``null`` or a model) on a free port, print
     ``port=N`` and serve until stdin closes."""
     from latentstage.bench.serve import NullModel
+    from latentstage.runtime.core import ServingCore
     from latentstage.runtime.device import configure_threads, resolve_device
-    from latentstage.runtime.hub import Hub
     from latentstage.runtime.server import ServerConfig, ServerThread
     from latentstage.runtime.types import Limits
 
@@ -61,9 +61,9 @@ def serve_main() -> None:
     configure_threads(dev)
     limits = Limits(max_width=width, max_height=height, max_sessions=4, max_worlds=64)
     snaps = Path(os.environ.get("TMPDIR", "/tmp")) / f"latentstage-bench-native-{os.getpid()}"
-    hub = (Hub(NullModel(dev), limits, snaps) if model == "null"
-           else Hub.load(model, "torch", str(dev), limits, snaps))
-    with ServerThread(hub, ServerConfig(port=0)) as st:
+    core = (ServingCore(NullModel(dev), limits, snaps) if model == "null"
+           else ServingCore.load(model, "torch", str(dev), limits, snaps))
+    with ServerThread(core, ServerConfig(port=0)) as st:
         print(f"port={st.port}", flush=True)
         sys.stdin.read()
 

@@ -4,7 +4,7 @@ same loop called in-process, in one run.
 For each configuration (size, encoding) the same orbit of poses runs three ways on fresh,
 empty worlds with the same seed:
 
-- **in-process**: plan, ``WorldSession.step`` on the model thread, encode; one frame at a
+- **in-process**: plan, ``WorldCamera.step`` on the model thread, encode; one frame at a
   time. This is the frame time without transport.
 - **gRPC lockstep, window 1**: the client sends a pose and waits for its frame. The latency
   is pose sent to frame received; the transport overhead is its median over the in-process
@@ -115,7 +115,7 @@ class Result:
         return float(np.percentile(self.seconds, p))
 
 
-async def _local_session(hub, size, encoding, seed):
+async def _local_session(core, size, encoding, seed):
     """An in-process session on a fresh empty world, and a function rendering one pose."""
     from latentstage.runtime.camera import Intrinsics
     from latentstage.runtime.encoding import encode_frame
@@ -132,9 +132,9 @@ async def _local_session(hub, size, encoding, seed):
 
     enc = Encoding.JPEG if encoding == "jpeg" else Encoding.RAW_RGB8
     k = Intrinsics.from_fov(FOV_DEG, *size)
-    steps = int(hub.model.sampler_steps)
+    steps = int(core.model.sampler_steps)
     settings = StreamSettings(size[0], size[1], enc, 90, 0.0, steps, seed)
-    handle = await hub.open_session(OpenRequest(settings, new_world=WorldSpec(
+    handle = await core.open_session(OpenRequest(settings, new_world=WorldSpec(
         EmptySource(), "bench-in-process", keep=False)))
 
     async def render(i: int, c2w: np.ndarray) -> None:
@@ -142,8 +142,8 @@ async def _local_session(hub, size, encoding, seed):
         now = time.monotonic_ns()
         plan = FramePlan(PoseIn(i, now, None, c2w, k, None, now), c2w, Rung.FULL, steps, True,
                          0.0, now)
-        result = await hub.worker.run_model(handle.step, plan)
-        await hub.worker.run_io(encode_frame, result.rgb, enc, 90)
+        result = await core.worker.run_model(handle.step, plan)
+        await core.worker.run_io(encode_frame, result.pixels, enc, 90)
 
     return handle, render
 
@@ -157,13 +157,13 @@ def _open_msg(size, encoding, seed):
                           lockstep=True, lens=C.lens_pixels(k))
 
 
-def _paired(hub, target, size, encoding, poses, seed) -> tuple[Result, Result]:
+def _paired(core, target, size, encoding, poses, seed) -> tuple[Result, Result]:
     """In-process and gRPC (one pose in flight) frame by frame, alternating, so that load
     from other processes hits both alike."""
     from latentstage.engine_bridge import client as C
 
     async def run():
-        handle, render = await _local_session(hub, size, encoding, seed)
+        handle, render = await _local_session(core, size, encoding, seed)
         local, remote = Result("in-process", [], []), Result("gRPC w1", [], [])
         try:
             async with C.AsyncClient(target) as client:
@@ -180,7 +180,7 @@ def _paired(hub, target, size, encoding, poses, seed) -> tuple[Result, Result]:
                         remote.seconds.append(t2 - t1)
                         remote.done.append(t2)
         finally:
-            hub.close_session(handle)
+            core.close_session(handle)
         return local, remote
 
     return asyncio.run(run())
@@ -224,9 +224,9 @@ def bench_serve(
     """gRPC against in-process: fps, p50/p95/p99 pose-to-frame latency, transport overhead."""
     import torch
 
+    from latentstage.runtime.core import ServingCore
     from latentstage.runtime.device import configure_threads, device_name, resolve_device
     from latentstage.runtime.errors import NotFound
-    from latentstage.runtime.hub import Hub
     from latentstage.runtime.server import ServerConfig, ServerThread
     from latentstage.runtime.sizes import size_option
     from latentstage.runtime.types import Limits
@@ -244,19 +244,19 @@ def bench_serve(
     threads = configure_threads(dev)
     try:
         if model == "null":
-            hub = Hub(NullModel(dev), limits, tmp / "snapshots")
+            core = ServingCore(NullModel(dev), limits, tmp / "snapshots")
         else:
-            hub = Hub.load(model, "torch", str(dev), limits, tmp / "snapshots")
+            core = ServingCore.load(model, "torch", str(dev), limits, tmp / "snapshots")
         source = model
     except NotFound:
         from latentstage.model.world_model import WorldModel
 
         WorldModel.create().save_pretrained(tmp / "model")
-        hub = Hub.load(str(tmp / "model"), "torch", str(dev), limits, tmp / "snapshots")
+        core = ServingCore.load(str(tmp / "model"), "torch", str(dev), limits, tmp / "snapshots")
         source = "untrained reference-size model (bundled checkpoint absent)"
     console.print(f"device: {device_name(dev)} (torch threads {threads}, of "
-                  f"{os.cpu_count()} cores); model: {source} ({hub.model.model_id}); "
-                  f"torch {torch.__version__}; sampler steps {hub.model.sampler_steps}")
+                  f"{os.cpu_count()} cores); model: {source} ({core.model.model_id}); "
+                  f"torch {torch.__version__}; sampler steps {core.model.sampler_steps}")
     table = Table(title=f"latentstage bench serve: {frames} frames per run")
     for col in ("config", "run", "fps", "p50 ms", "p95 ms", "p99 ms", "overhead", "Δ ms",
                 "p99/frame"):
@@ -264,13 +264,13 @@ def bench_serve(
     from latentstage.runtime.progress import progress_bar
 
     curves = []
-    with ServerThread(hub, ServerConfig(port=0)) as st, progress_bar(console) as bar:
+    with ServerThread(core, ServerConfig(port=0)) as st, progress_bar(console) as bar:
         task = bar.add_task("bench serve", total=2 * len(configs))
         for (w, h), enc in configs:
             poses = orbit(frames + warmup)
             label = f"{w}x{h} {enc}"
             bar.update(task, description=f"{label}: in-process and gRPC, frame by frame")
-            local, lat = _paired(hub, st.target, (w, h), enc, poses, seed)
+            local, lat = _paired(core, st.target, (w, h), enc, poses, seed)
             bar.update(task, advance=1, description=f"{label}: gRPC, two poses in flight")
             pipe = _pipelined(st.target, (w, h), enc, poses, seed)
             bar.advance(task)

@@ -91,17 +91,17 @@ def _checkpoint(config: SoakConfig, folder: Path) -> str:
 
 
 def _server(ckpt: str, folder: Path, *, max_sessions: int = 8, guards=None):
+    from latentstage.runtime.core import ServingCore
     from latentstage.runtime.guards import Guards
-    from latentstage.runtime.hub import Hub
     from latentstage.runtime.server import ServerConfig, ServerThread
     from latentstage.runtime.types import Limits
 
     limits = Limits(max_width=256, max_height=256, max_sessions=max_sessions, max_worlds=16,
                     memory_capacity=65536)
-    hub = Hub.load(ckpt, "torch", "cpu", limits, folder, threads=1)
+    core = ServingCore.load(ckpt, "torch", "cpu", limits, folder, threads=1)
     config = ServerConfig(port=0, snapshot_dir=folder,
                           guards=guards or Guards(sessions_per_peer=0, worlds_per_peer=0))
-    return ServerThread(hub, config).start()
+    return ServerThread(core, config).start()
 
 
 def _rss_mib() -> float:
@@ -178,8 +178,8 @@ def soak_sessions(config: SoakConfig, ckpt: str, folder: Path) -> Outcome:
             out.figures.append(f"LOCKSTEP pose-to-frame p50 {p50:.1f} ms, p99 {p99:.1f} ms")
         out.figures.append(f"process memory {_rss_mib() - rss['start']:+.1f} MiB from warm to "
                            "the end")
-        if st.hub.session_count:
-            out.fail(f"{st.hub.session_count} sessions left open after the clients closed")
+        if st.core.session_count:
+            out.fail(f"{st.core.session_count} sessions left open after the clients closed")
     finally:
         st.stop()
     return out
@@ -211,10 +211,10 @@ def soak_cycles(config: SoakConfig, ckpt: str, folder: Path) -> Outcome:
         t0 = time.monotonic()
         asyncio.run(_gather(cycles() for _ in range(4)))
         deadline = time.monotonic() + 10
-        while st.hub.session_count and time.monotonic() < deadline:
+        while st.core.session_count and time.monotonic() < deadline:
             time.sleep(0.05)
-        if st.hub.session_count:
-            out.fail(f"{st.hub.session_count} sessions left after the cycles")
+        if st.core.session_count:
+            out.fail(f"{st.core.session_count} sessions left after the cycles")
         out.figures.append(f"{out.tried} cycles in {time.monotonic() - t0:.1f} s, 4 clients, "
                            "4 slots; half left mid-frame")
     finally:

@@ -48,16 +48,16 @@ def _demo_fps(model, device, threads: int, frames: int, out: Path) -> float:
 def _serve_fps(source: str, threads: int, size: tuple[int, int], frames: int, warmup: int,
                snapshots: Path) -> tuple[float, float]:
     """(in-process fps, gRPC w1 fps) of ``latentstage bench serve``'s paired run, on a fresh
-    hub whose model thread uses ``threads`` torch threads."""
+    core whose model thread uses ``threads`` torch threads."""
     from latentstage.bench.serve import _paired, orbit
-    from latentstage.runtime.hub import Hub
+    from latentstage.runtime.core import ServingCore
     from latentstage.runtime.server import ServerConfig, ServerThread
     from latentstage.runtime.types import Limits
 
     limits = Limits(max_width=size[0], max_height=size[1], max_sessions=4, max_worlds=8)
-    hub = Hub.load(source, "torch", "cpu", limits, snapshots, threads=threads)
-    with ServerThread(hub, ServerConfig(port=0)) as server:
-        local, remote = _paired(hub, server.target, size, "raw", orbit(frames + warmup), 0)
+    core = ServingCore.load(source, "torch", "cpu", limits, snapshots, threads=threads)
+    with ServerThread(core, ServerConfig(port=0)) as server:
+        local, remote = _paired(core, server.target, size, "raw", orbit(frames + warmup), 0)
     for r in (local, remote):
         r.skip(warmup)
     return local.fps, remote.fps

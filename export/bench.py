@@ -1,7 +1,7 @@
 """``latentstage bench backends``: every available backend, timed in one run, against torch eager.
 
 For each backend: the time of one call of each network at the benchmark size, and the time of
-a whole frame (``FramePipeline.step``: readout, sampler steps, decode, memory write) along a
+a whole frame (``FrameStep``: readout, sampler steps, decode, memory write, host copy) along a
 camera path that pans away and back. Backends are interleaved call by call. Figures are printed
 as milliseconds (median, and best-of: the least disturbed by other processes) and as speed-ups
 over torch eager measured in the same run; they are never asserted by tests.
@@ -28,7 +28,7 @@ class BackendTiming:
 
     name: str  # row label, e.g. "onnxruntime (CPUExecutionProvider)"
     network_ms: dict[str, list[float]] = field(default_factory=dict)  # per network, per call
-    frame_ms: list[float] = field(default_factory=list)  # per FramePipeline.step
+    frame_ms: list[float] = field(default_factory=list)  # per FrameStep call
     note: str = ""  # why a backend was skipped, if it was
 
     def stat(self, kind: str) -> dict[str, float]:
@@ -63,7 +63,7 @@ def time_backends(backends: list[tuple[str, object]], size: tuple[int, int],
     from latentstage.export.samples import loop_poses, sample_frame
     from latentstage.export.verify import random_cond
     from latentstage.runtime.memory import LatentMemory, MemoryConfig
-    from latentstage.runtime.pipeline import FramePipeline
+    from latentstage.runtime.pipeline import FrameStep, seed_memory
 
     spec = backends[0][1].latent_spec()
     w, h = size
@@ -86,19 +86,19 @@ def time_backends(backends: list[tuple[str, object]], size: tuple[int, int],
 
     frame = sample_frame(size, spec.stride, device)
     poses = loop_poses(frame, frames)
-    pipes = []
+    steps = []
     for _, backend in backends:
         memory = LatentMemory(spec, MemoryConfig(capacity=65_536), device=device,
                               model_id=backend.model_id)
-        pipe = FramePipeline(backend, memory, steps=backend.sampler_steps, seed=0)
-        pipe.seed_world(frame.rgb[0], frame.depth, frame.intrinsics, frame.c2w, sky=frame.sky)
-        pipes.append(pipe)
+        seed_memory(backend, memory, frame.rgb[0], frame.depth,
+                    memory.camera(frame.intrinsics, frame.c2w), sky=frame.sky)
+        steps.append((memory, FrameStep(backend, memory, seed=0)))
     totals = {label: [] for label, _ in backends}
     for i, pose in enumerate(poses):
-        for (label, _), pipe in zip(backends, pipes, strict=True):
-            step = pipe.step(frame.intrinsics, pose, i)
+        for (label, backend), (memory, step) in zip(backends, steps, strict=True):
+            out = step(memory.camera(frame.intrinsics, pose), i, backend.sampler_steps)
             if i >= warmup:
-                totals[label].append(step.timing.total)
+                totals[label].append(out.timing.model)
     return [BackendTiming(label, {n: [x * 1e3 for x in v] for n, v in samples[label].items()},
                           [x * 1e3 for x in totals[label]])
             for label, _ in backends]

@@ -24,7 +24,7 @@ from latentstage.model.eval import pooled, psnr, revisit_errors, revisit_pairs
 from latentstage.model.plots import coverage_image, demo_psnr
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.memory import LatentMemory
-from latentstage.runtime.pipeline import FramePipeline
+from latentstage.runtime.pipeline import FrameStep, seed_memory
 
 
 def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: int = 0,
@@ -42,23 +42,25 @@ def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: in
     scene = make_scene(world_seed, kind, device=device)
     traj = make_trajectory("loop", scene, frames=frames, seed=world_seed)
     memory = LatentMemory(spec, device=device, model_id=model.model_id)
-    pipe = FramePipeline(model, memory, steps=model.config.sampler_steps, seed=seed)
+    step = FrameStep(model, memory, seed=seed)
+    steps = model.config.sampler_steps
 
     first = render(scene, k, traj.c2w[0])
     lat = render(scene, k.latent(spec.stride), traj.c2w[0])
     depth0 = torch.where(lat.sky[0], torch.zeros_like(lat.depth[0]), lat.depth[0])
-    pipe.seed_world(first.rgb[0], depth0, k, traj.c2w[0], sky=lat.sky[0])
+    seed_memory(model, memory, first.rgb[0], depth0, memory.camera(k, traj.c2w[0]),
+                sky=lat.sky[0])
 
     generated, psnrs, seconds = [], [], 0.0
     with VideoWriter(out / "demo.mp4", width=3 * size[0], height=size[1],
                      fps=traj.fps) as video:
         for i, c2w in enumerate(traj.c2w):
             start = time.perf_counter()
-            frame = pipe.step(k, c2w, i)
+            frame = step(memory.camera(k, c2w), i, steps)
             seconds += time.perf_counter() - start
             gt = render(scene, k, c2w).rgb[0].clamp(0, 1)
             psnrs.append(psnr(frame.rgb, gt))
-            img = (frame.rgb * 255 + 0.5).to(torch.uint8).cpu()
+            img = torch.from_numpy(frame.pixels).permute(2, 0, 1)  # [3, H, W] uint8
             generated.append(img)
             gt8 = (gt * 255 + 0.5).to(torch.uint8).cpu()
             row = torch.cat([img, gt8, coverage_image(frame.readout.coverage.cpu(), size)], 2)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +34,8 @@ from latentstage.model.data import DEFAULT_FOV, EVAL_SEED_BASE
 from latentstage.model.rgb_memory import RGBPointCloudMemory
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.memory import LatentMemory, MemoryConfig, Readout
-from latentstage.runtime.pipeline import anchor_to_memory, build_cond, frame_seed, write_confidence
-from latentstage.runtime.sampler import sample
+from latentstage.runtime.pipeline import FrameStep
+from latentstage.runtime.rays import FrameCamera
 
 MEMORIES = ("none", "rgb", "latent")
 #: Revisit gap buckets, frames between the two visits: [lo, hi).
@@ -104,7 +103,8 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 class _Conditioner:
-    """The memory under test: readout for the next frame, and what it keeps afterwards."""
+    """The memory under test, as the frame step's :class:`~.pipeline.FrameMemory`: readout
+    for the next frame, and what it keeps afterwards."""
 
     def __init__(self, kind: str, model, device: torch.device,
                  memory_config: MemoryConfig | None = None):
@@ -114,11 +114,10 @@ class _Conditioner:
         self.latent = LatentMemory(spec, memory_config or MemoryConfig(), device)
         self.rgb = RGBPointCloudMemory(device) if kind == "rgb" else None
 
-    def readout(self, k: Intrinsics, c2w: np.ndarray) -> Readout:
-        _h, _w = k.height // self.stride, k.width // self.stride
+    def readout(self, camera: FrameCamera) -> Readout:
         if self.rgb is None:
-            return self.latent.readout(self.latent.camera(k, c2w))
-        r = self.rgb.render(k, c2w)
+            return self.latent.readout(camera)
+        r = self.rgb.render(camera.intrinsics, camera.c2w)
         feats = self.model.encode(r.rgb[None])[0]
         cov = F.avg_pool2d(r.coverage[None, None], self.stride)[0, 0]
         depth_sum = F.avg_pool2d((r.depth * r.coverage)[None, None], self.stride)[0, 0]
@@ -126,7 +125,9 @@ class _Conditioner:
         covered = (cov > 0.5).float()
         return Readout(feats * covered, depth * covered, covered, torch.zeros_like(covered))
 
-    def write(self, latent, depth, rgb, k: Intrinsics, c2w, sky=None, confidence=None) -> None:
+    def write(self, latent, depth, rgb, camera: FrameCamera, sky=None, confidence=None) -> None:
+        """Remember a frame: latent [C,h,w] (None for the RGB cloud), depth [h,w], rgb
+        [3,H,W], optional sky [h,w] bool and write weights ``confidence`` [h,w]."""
         if self.rgb is not None:
             full_depth = F.interpolate(depth[None, None], scale_factor=self.stride,
                                        mode="nearest")[0, 0]
@@ -136,13 +137,18 @@ class _Conditioner:
             if confidence is not None:  # the latent memory's write policy, per pixel
                 mask = F.interpolate(confidence[None, None], scale_factor=self.stride,
                                      mode="nearest")[0, 0] > 0
-            self.rgb.write(rgb, full_depth, k, c2w, sky_mask=sky, mask=mask)
+            self.rgb.write(rgb, full_depth, camera.intrinsics, camera.c2w, sky_mask=sky,
+                           mask=mask)
             return
         if self.kind == "none":
             self.latent.clear()  # only the previous frame is kept
             confidence = None
-        self.latent.write(latent, depth, self.latent.camera(k, c2w), sky_mask=sky,
-                          confidence=confidence)
+        self.latent.write(latent, depth, camera, sky_mask=sky, confidence=confidence)
+
+    def write_frame(self, latent, depth, rgb, camera: FrameCamera, confidence,
+                    dynamic_mask=None) -> None:
+        """The frame step's write (FrameMemory); evaluation frames have no dynamic mask."""
+        self.write(latent, depth, rgb, camera, confidence=confidence)
 
 
 @dataclass
@@ -168,9 +174,11 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
     k = Intrinsics.from_fov(DEFAULT_FOV, *size)
     spec = model.latent_spec()
     cond_mem = _Conditioner(memory, model, device, memory_config)
+    step = FrameStep(model, cond_mem, seed=seed)
     rgb0 = gt["rgb"][0].float().to(device) / 255
     latent0 = model.encode(rgb0[None])[0]
-    cond_mem.write(latent0, gt["depth"][0].to(device), rgb0, k, gt["c2w"][0],
+    cond_mem.write(latent0, gt["depth"][0].to(device), rgb0,
+                   FrameCamera.of(k, gt["c2w"][0], spec.stride, device),
                    sky=gt["sky"][0].to(device))
     n = len(gt["c2w"])
     out = torch.zeros(n, 3, size[1], size[0], dtype=torch.uint8)
@@ -178,21 +186,11 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
     psnrs, ssims, absrel, frame_seconds = [], [], [], []
     seen_psnr, unseen_psnr = [], []
     for i in range(n):
-        c2w = gt["c2w"][i]
-        start = time.perf_counter()
-        readout = cond_mem.readout(k, c2w)
-        cond = build_cond(readout, cond_mem.latent.camera(k, c2w))
-        latent, depth = sample(model.denoise, cond, steps, frame_seed(seed, i),
-                               (1, spec.channels, *cond.shape[-2:]))
-        latent, depth = anchor_to_memory(latent, depth, readout, 1.0)
-        rgb = model.decode(latent)[0].clamp(0, 1)
-        cond_mem.write(latent[0], depth[0, 0], rgb, k, c2w,
-                       confidence=write_confidence(readout, 1.0))
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        frame_seconds.append(time.perf_counter() - start)
+        frame = step(FrameCamera.of(k, gt["c2w"][i], spec.stride, device), i, steps)
+        rgb, depth, readout = frame.rgb, frame.depth, frame.readout
+        frame_seconds.append(frame.timing.model)
         target = gt["rgb"][i].float().to(device) / 255
-        out[i] = (rgb * 255 + 0.5).to(torch.uint8).cpu()
+        out[i] = torch.from_numpy(frame.pixels).permute(2, 0, 1)
         cov[i] = readout.coverage.cpu()
         psnrs.append(psnr(rgb, target))
         seen = gt["seen"][i].to(device) if "seen" in gt else None
@@ -202,7 +200,7 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
         gt_depth, sky = gt["depth"][i].to(device), gt["sky"][i].to(device)
         valid = ~sky & (gt_depth > 0)
         if valid.any():
-            rel = ((depth[0, 0] - gt_depth).abs() / gt_depth)[valid].mean()
+            rel = ((depth - gt_depth).abs() / gt_depth)[valid].mean()
             absrel.append(float(rel))
         if tick is not None:
             tick()

@@ -5,9 +5,10 @@
 Flow-matching convention (shared with :mod:`latentstage.runtime.sampler`):
 ``x_t = (1 - t) * x0 + t * noise`` with t in [0, 1] (t = 1 is pure noise) and ``v = noise - x0``.
 
-``cond`` stacks, per latent pixel (see :func:`build_cond`), K = C + 9 channels: the memory's
-features (0 where uncovered), its inverse depth (1/metres, 0 where none), coverage, sky, and the
-target camera's Plücker rays (unit direction, moment in metres).
+``cond`` stacks, per latent pixel, K = C + 9 channels: the memory's features (0 where
+uncovered), its inverse depth (1/metres, 0 where none), coverage, sky, and the target camera's
+Plücker rays (unit direction, moment in metres). The runtime owns that layout
+(:func:`latentstage.runtime.conditioning.stack_cond`, re-exported here as ``build_cond``).
 
 The network is a small two-level U-Net (h x w and ceil(h/2) x ceil(w/2)) with residual blocks
 modulated by the timestep (scale and shift), and a per-pixel channel norm instead of GroupNorm
@@ -29,54 +30,14 @@ import math
 import torch
 from torch import nn
 
+from latentstage.runtime.conditioning import COND_EXTRA_CHANNELS
+from latentstage.runtime.conditioning import stack_cond as build_cond  # noqa: F401 (re-export)
 from latentstage.runtime.errors import InvalidInput
 
-#: Channels of ``cond`` beyond the latent features: inverse depth, coverage, sky, Plücker (6).
-COND_EXTRA_CHANNELS = 9
 #: Metres: predicted depth is clamped to this range.
 DEPTH_MIN, DEPTH_MAX = 0.05, 1000.0
 #: v = (x_t - x0) / max(t, T_MIN): bounds the gain near t = 0 (never sampled with <= 4 steps).
 T_MIN = 0.05
-
-
-def build_cond(
-    readout_features: torch.Tensor,  # [B, C, h, w] memory features
-    readout_depth: torch.Tensor,  # [B, h, w] metres along the optical axis, 0 where none
-    coverage: torch.Tensor,  # [B, h, w] 1 where the memory covers, else 0
-    sky: torch.Tensor,  # [B, h, w] 1 where the environment latent filled the pixel
-    plucker: torch.Tensor,  # [B, 6, h, w] unit direction and moment (metres)
-) -> torch.Tensor:
-    """Stack a memory readout and the target camera's rays into ``cond`` ``[B, C + 9, h, w]``.
-
-    Channel layout: features (zeroed where coverage is 0), inverse depth in 1/metres (0 where
-    depth is 0 or negative), coverage, sky, Plücker (d, o x d).
-    """
-    if readout_features.dim() != 4:
-        raise InvalidInput("readout_features.shape", tuple(readout_features.shape), "[B, C, h, w]")
-    b, _, h, w = readout_features.shape
-    for name, value, shape in (
-        ("readout_depth", readout_depth, (b, h, w)),
-        ("coverage", coverage, (b, h, w)),
-        ("sky", sky, (b, h, w)),
-        ("plucker", plucker, (b, 6, h, w)),
-    ):
-        if tuple(value.shape) != shape:
-            raise InvalidInput(f"{name}.shape", tuple(value.shape), f"{list(shape)}")
-    dtype = readout_features.dtype
-    covered = (coverage > 0).to(dtype)[:, None]  # [B, 1, h, w]
-    depth = readout_depth.to(dtype)[:, None]
-    positive = depth > 0
-    inv_depth = torch.where(positive, 1.0 / torch.where(positive, depth, 1.0), 0.0)
-    return torch.cat(
-        [
-            readout_features * covered,
-            inv_depth,
-            covered,
-            sky.to(dtype)[:, None],
-            plucker.to(dtype),
-        ],
-        dim=1,
-    )
 
 
 class ChannelNorm(nn.Module):

@@ -24,7 +24,7 @@ class ShotFormat(StrEnum):
 
 def _load_model(model: str, backend: str, device: str):
     from latentstage.runtime.backends import load_backend
-    from latentstage.runtime.hub import configure_threads, resolve_device
+    from latentstage.runtime.core import configure_threads, resolve_device
 
     dev = resolve_device(device)
     configure_threads(dev)

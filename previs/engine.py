@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from latentstage.model.providers import SEED_FOV_DEG
 from latentstage.previs.frames import RenderedFrame, render_frame
 from latentstage.previs.shot import ShotFrame
 from latentstage.runtime.backends import Backend
@@ -29,7 +30,7 @@ from latentstage.runtime.types import (
     SnapshotSource,
     WorldSpec,
 )
-from latentstage.runtime.world import SEED_FOV_DEG, World, WorldStore
+from latentstage.runtime.world import World, WorldStore
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""The one place previs calls the runtime's per-frame step.
+"""The one place previs calls the runtime's per-frame step (:class:`~latentstage.runtime.
+pipeline.FrameStep`, through :class:`~latentstage.runtime.world_camera.WorldCamera`, as the
+service does).
 
 :func:`render_frame` renders one camera on a world and (by default) writes the frame to the
 world's memory, exactly as a served session would on the full rung. Everything else in
@@ -15,9 +17,9 @@ import numpy as np
 from latentstage.runtime.backends import Backend
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.encoding import crop_centre
-from latentstage.runtime.session import WorldSession
-from latentstage.runtime.types import FramePlan, MemoryInfo, PoseIn, Rung, StageTiming
+from latentstage.runtime.types import FramePlan, MemoryInfo, PoseIn, Rung, Timing
 from latentstage.runtime.world import World
+from latentstage.runtime.world_camera import WorldCamera
 
 
 @dataclass
@@ -27,7 +29,7 @@ class RenderedFrame:
     pixels: np.ndarray  # [H, W, 3] uint8 at the camera's own size
     rung: Rung  # degradation rung (offline renders: always FULL)
     steps: int  # sampler steps run
-    timing: StageTiming  # seconds per stage (queue is 0 in process)
+    timing: Timing  # seconds per stage (queue is 0 in process)
     memory: MemoryInfo  # the world's memory after the frame (coverage of this frame's readout)
 
 
@@ -44,7 +46,6 @@ def render_frame(world: World, model: Backend, c2w: np.ndarray, intrinsics: Intr
     padded = intrinsics.padded(stride)[0]
     c2w = np.asarray(c2w, np.float64)
     pose = PoseIn(frame_id, 0, None, c2w, padded, None)
-    session = WorldSession(world, model, seed=seed, steps=steps)
-    result = session.step(FramePlan(pose, c2w, Rung.FULL, steps, write))
-    pixels = np.ascontiguousarray(crop_centre(result.rgb, intrinsics.width, intrinsics.height))
-    return RenderedFrame(pixels, Rung.FULL, steps, result.timing, result.memory)
+    frame = WorldCamera(world, model, seed=seed).step(FramePlan(pose, c2w, Rung.FULL, steps, write))
+    pixels = np.ascontiguousarray(crop_centre(frame.pixels, intrinsics.width, intrinsics.height))
+    return RenderedFrame(pixels, Rung.FULL, steps, frame.timing, frame.memory)

@@ -28,7 +28,7 @@ from latentstage.runtime.types import (
     ProceduralSource,
     Rung,
     SnapshotSource,
-    StageTiming,
+    Timing,
 )
 from latentstage.v1 import service_pb2 as pb
 
@@ -123,8 +123,9 @@ class ServerEngine:
         out = self.session.render(C.opencv_pose(frame.frame_id, frame.c2w, k),
                                   timeout=FRAME_TIMEOUT_S)
         t, m = out.timing, out.memory
-        timing = StageTiming(t.queue_ms / 1e3, t.readout_ms / 1e3, t.generate_ms / 1e3,
-                             t.decode_ms / 1e3, t.write_ms / 1e3)
+        timing = Timing(t.queue_ms / 1e3, t.readout_ms / 1e3, t.generate_ms / 1e3,
+                        t.decode_ms / 1e3, t.write_ms / 1e3, t.encode_ms / 1e3,
+                        t.total_ms / 1e3)
         memory = MemoryInfo(m.points, m.capacity, m.bytes, m.used_bytes, m.evictions, m.writes,
                             m.coverage)
         return RenderedFrame(C.frame_pixels(out), Rung(int(out.rung)), int(out.sampler_steps),

@@ -16,8 +16,28 @@ from latentstage.model import commands as model_commands
 from latentstage.model.cli import worlds_app
 from latentstage.runtime import serve_cli
 from latentstage.runtime.cli_choices import hide_flag_metavar
+from latentstage.runtime.providers import provide_checkpoint_loader, provide_procedural_worlds
 
 hide_flag_metavar()
+
+
+# ----- what model/ provides to the runtime (imported on first use: --help stays fast) -----
+def _procedural_worlds(src, native_size, stride, device):
+    """The model package's procedural worlds (latentstage.model.providers.seed_view)."""
+    from latentstage.model.providers import seed_view
+
+    return seed_view(src, native_size, stride, device)
+
+
+def _load_checkpoint(source, device):
+    """The model package's checkpoint loader (latentstage.model.providers.load_checkpoint)."""
+    from latentstage.model.providers import load_checkpoint
+
+    return load_checkpoint(source, device)
+
+
+provide_procedural_worlds(_procedural_worlds)
+provide_checkpoint_loader(_load_checkpoint)
 
 app = typer.Typer(
     name="latentstage",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-#: --device: shown in --help; the value is checked by runtime.hub.resolve_device.
+#: --device: shown in --help; the value is checked by runtime.core.resolve_device.
 DEVICE_METAVAR = "[auto|cpu|cuda|cuda:N]"
 
 

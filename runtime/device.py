@@ -136,7 +136,7 @@ def configure_threads(device, threads: int | None = None, sessions: int = 1) -> 
 class ThreadPolicy:
     """The thread count of a server's model thread, following the number of live sessions.
 
-    The hub calls :meth:`sessions_changed` when a session opens or closes (on the event loop)
+    The core calls :meth:`sessions_changed` when a session opens or closes (on the event loop)
     and :meth:`apply` on the model thread before each frame; the count changes there, between
     frames, only when the policy's choice changed.
     """

@@ -1,6 +1,6 @@
 """Protections against clients that hold resources: who a call comes from, per-client caps on
 sessions and worlds, and the idle timeout. Torch-free (the servicer builds a :class:`ClientId`
-for every call; the hub enforces the caps).
+for every call; the core enforces the caps).
 """
 
 from __future__ import annotations

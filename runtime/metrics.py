@@ -72,7 +72,7 @@ class ServerMetrics(SessionObserver, TrackerObserver):
 
     def bind(self, sessions: Callable[[], float], worlds: Callable[[], float],
              memory_bytes: Callable[[], float]) -> None:
-        """Read the gauges from the hub at scrape time."""
+        """Read the gauges from the core at scrape time."""
         self.sessions.set_function(sessions)
         self.worlds.set_function(worlds)
         self.memory.set_function(memory_bytes)

@@ -1,84 +1,69 @@
-"""The per-frame loop of DESIGN.md: readout, generate, decode, write.
+"""The per-frame step of DESIGN.md: readout, generate, decode, write, host copy.
 
-``FramePipeline.step`` is the whole frame at a glance. The model is a
-:class:`~latentstage.runtime.backends.Backend` (or anything with ``encode``, ``decode``,
-``denoise``); the memory is a
-:class:`~latentstage.runtime.memory.LatentMemory`. Policy (frame budget, degradation, pose
-prediction) lives in the scheduler, not here: ``step`` takes the rung's choices as arguments.
+:class:`FrameStep` is the whole frame at a glance and its only copy: the server's sessions,
+the demo, the evaluation, the benchmarks and ``latentstage render`` all call it. It is driven
+by data, not by the degradation rung: ``steps`` sampler steps (0: the memory-only frame, the
+readout decoded directly) and whether to ``write``. Policy (budget, degradation, prediction)
+lives in :mod:`.policy`; locking lives in :mod:`.world_camera`.
+
+The memory is pluggable (:class:`FrameMemory`): the latent memory itself, or an evaluation
+baseline that reads out and writes its own way.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from latentstage.runtime.backends import Backend
-from latentstage.runtime.camera import Intrinsics
+from latentstage.runtime.conditioning import (  # noqa: F401 (build_cond: re-exported)
+    anchor_to_memory,
+    build_cond,
+    write_confidence,
+)
 from latentstage.runtime.memory import LatentMemory, Readout
 from latentstage.runtime.rays import FrameCamera
 from latentstage.runtime.sampler import sample
+from latentstage.runtime.timing import StageClock
+from latentstage.runtime.types import Frame, Timing
 
 
-@dataclass
-class FrameTiming:
-    """Seconds spent in each stage of one frame."""
+class FrameMemory(Protocol):
+    """What a frame reads its conditioning from and writes back to."""
 
-    readout: float = 0.0  # memory readout and conditioning
-    generate: float = 0.0  # sampler steps
-    decode: float = 0.0  # latent to RGB
-    write: float = 0.0  # memory write
-    total: float = 0.0  # the whole step
+    def readout(self, camera: FrameCamera) -> Readout:
+        """The memory seen from ``camera`` at latent resolution."""
+        ...
 
-
-@dataclass
-class FrameOutput:
-    """One generated frame and what produced it."""
-
-    rgb: torch.Tensor  # [3, H, W] in [0, 1]
-    latent: torch.Tensor  # [C, h, w] generated latent
-    depth: torch.Tensor  # [h, w] predicted metres along the optical axis
-    readout: Readout  # what the memory showed the generator
-    timing: FrameTiming = field(default_factory=FrameTiming)
+    def write_frame(
+        self,
+        latent: torch.Tensor,  # [C, h, w] generated latent
+        depth: torch.Tensor,  # [h, w] metres along the optical axis
+        rgb: torch.Tensor,  # [3, H, W] in [0, 1], the decoded frame
+        camera: FrameCamera,  # the frame's camera
+        confidence: torch.Tensor,  # [h, w] write weights (write_confidence)
+        dynamic_mask: torch.Tensor | None,  # [h, w] or [H, W] bool: never written
+    ) -> None:
+        """Remember a generated frame."""
+        ...
 
 
-def build_cond(readout: Readout, camera: FrameCamera) -> torch.Tensor:
-    """``cond`` [1, C + 9, h, w] from a readout and the target camera (generator layout)."""
-    from latentstage.model.generator import build_cond as stack
+class LatentFrameMemory:
+    """The latent spatial memory as a :class:`FrameMemory` (what serving and render use)."""
 
-    return stack(readout.features[None], readout.depth[None], readout.coverage[None],
-                 readout.sky[None], camera.plucker[None])
+    def __init__(self, memory: LatentMemory):
+        self.memory = memory
 
+    def readout(self, camera: FrameCamera) -> Readout:
+        return self.memory.readout(camera)
 
-def anchor_to_memory(latent: torch.Tensor, depth: torch.Tensor, readout: Readout,
-                     strength: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pull the generated latent [1,C,h,w] and depth [1,1,h,w] toward the memory where it
-    covers: ``x += strength * coverage * (memory - x)``. With strength 1 a place the memory
-    holds is reproduced exactly (the generator only fills what the memory lacks); sky pixels
-    keep the generated depth, since the environment latent has none."""
-    if strength <= 0:
-        return latent, depth
-    cov = readout.coverage[None, None] * strength  # [1, 1, h, w]
-    latent = latent + cov * (readout.features[None] - latent)
-    points = cov * (1 - readout.sky[None, None])
-    depth = depth + points * (readout.depth[None, None] - depth)
-    return latent, depth
-
-
-#: Confidence of generated content when written back, against 1 for observations (seed
-#: images). With the memory's ``yield_ratio`` it keeps generated content, whose depth is only
-#: a guess, from hiding what was observed when the camera comes back.
-GENERATED_CONFIDENCE = 0.25
-
-
-def write_confidence(readout: Readout, strength: float,
-                     generated: float = GENERATED_CONFIDENCE) -> torch.Tensor:
-    """[h, w] write weights of a generated frame: what the memory already held (and the frame
-    copied from it) is not written back, so repeated readout interpolation never blurs what is
-    stored; the rest is written with the confidence of generated content."""
-    return generated * (1 - strength * readout.coverage)
+    def write_frame(self, latent: torch.Tensor, depth: torch.Tensor, rgb: torch.Tensor,
+                    camera: FrameCamera, confidence: torch.Tensor,
+                    dynamic_mask: torch.Tensor | None) -> None:
+        self.memory.write(latent, depth, camera, dynamic_mask=dynamic_mask,
+                          confidence=confidence)
 
 
 def frame_seed(seed: int, frame_index: int) -> int:
@@ -86,56 +71,85 @@ def frame_seed(seed: int, frame_index: int) -> int:
     return (seed * 1_000_003 + frame_index) % (2**63)
 
 
-class FramePipeline:
-    """Readout, generate, decode and write for one camera on one world."""
+def host_pixels(rgb: torch.Tensor) -> np.ndarray:
+    """[H, W, 3] uint8 host pixels of ``rgb`` [3, H, W] in [0, 1] (rounded to nearest)."""
+    return (rgb.permute(1, 2, 0) * 255 + 0.5).to(torch.uint8).cpu().numpy()
 
-    def __init__(self, model: Backend, memory: LatentMemory, steps: int = 2,
-                 seed: int = 0, memory_anchor: float = 1.0):
+
+class FrameStep:
+    """Frames of one camera on one memory: its noise seed and how strictly it keeps the memory.
+
+    Args:
+        model: the networks (a Backend, or anything with ``decode`` and ``denoise``).
+        memory: a :class:`~.memory.LatentMemory` (wrapped in :class:`LatentFrameMemory`) or
+            any :class:`FrameMemory`.
+        seed: noise seed; frame ``i`` uses :func:`frame_seed` (seed, i).
+        anchor: 0..1, how strictly places the memory covers are kept (:func:`anchor_to_memory`).
+
+    Usage (an offline render; a served world goes through :class:`.world_camera.WorldCamera`,
+    which also holds the world's lock)::
+
+        step = FrameStep(backend, memory, seed=7)
+        for i, c2w in enumerate(poses):
+            frame = step(memory.camera(intrinsics, c2w), i, steps=2, write=True)
+            save(frame.pixels)  # [H, W, 3] uint8; frame.timing.model: seconds of the step
+    """
+
+    def __init__(self, model: Backend, memory: LatentMemory | FrameMemory, seed: int = 0,
+                 anchor: float = 1.0):
         self.model = model
-        self.memory = memory
-        self.steps = steps
+        self.memory = LatentFrameMemory(memory) if isinstance(memory, LatentMemory) else memory
         self.seed = seed
-        self.memory_anchor = memory_anchor  # 0..1: how strictly covered places are kept
-        self.stride = memory.spec.stride
-
-    def _sync(self) -> float:
-        if self.memory.device.type == "cuda":
-            torch.cuda.synchronize(self.memory.device)
-        return time.perf_counter()
+        self.anchor = anchor
+        self.channels = model.latent_spec().channels
 
     @torch.inference_mode()
-    def seed_world(self, rgb: torch.Tensor, depth: torch.Tensor, intrinsics: Intrinsics,
-                   c2w: np.ndarray, sky: torch.Tensor | None = None) -> torch.Tensor:
-        """Encode a seed image ([3,H,W] in [0,1]) and write it with depth at latent centres
-        ([h,w] metres, 0 = unknown). Returns the seed latent [C, h, w]."""
-        latent = self.model.encode(rgb[None].to(self.memory.device))[0]
-        self.memory.write(latent, depth, self.memory.camera(intrinsics, c2w), sky_mask=sky)
-        return latent
+    def __call__(self, camera: FrameCamera, frame_index: int, steps: int, write: bool = True,
+                 dynamic_mask: torch.Tensor | None = None) -> Frame:
+        """Render the frame ``camera`` sees, then remember it if asked.
 
-    @torch.inference_mode()
-    def step(self, intrinsics: Intrinsics, c2w: np.ndarray, frame_index: int,
-             steps: int | None = None, write: bool = True,
-             dynamic_mask: torch.Tensor | None = None) -> FrameOutput:
-        """Generate the frame seen by ``intrinsics``/``c2w`` and (optionally) remember it.
-
-        ``dynamic_mask`` ([h, w] or [H, W] bool) marks pixels of moving objects: never written.
+        ``steps`` > 0 runs the generator; 0 decodes the readout (never written back: it would
+        copy the memory into itself). ``dynamic_mask`` ([h, w] or [H, W] bool) marks moving
+        objects, never written. The write is queued before the host copy, so the copy's
+        synchronisation also completes it and the stage times are read once.
         """
-        camera = self.memory.camera(intrinsics, c2w)
-        h, w = camera.h, camera.w
-        t0 = self._sync()
+        clock = StageClock(camera.device)
         readout = self.memory.readout(camera)
-        cond = build_cond(readout, camera)
-        t1 = self._sync()
-        shape = (1, self.memory.spec.channels, h, w)
-        latent, depth = sample(self.model.denoise, cond, steps or self.steps,
-                               frame_seed(self.seed, frame_index), shape)
-        latent, depth = anchor_to_memory(latent, depth, readout, self.memory_anchor)
-        t2 = self._sync()
-        rgb = self.model.decode(latent)[0].clamp(0, 1)
-        t3 = self._sync()
-        if write:
-            self.memory.write(latent[0], depth[0, 0], camera, dynamic_mask=dynamic_mask,
-                              confidence=write_confidence(readout, self.memory_anchor))
-        t4 = self._sync()
-        timing = FrameTiming(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)
-        return FrameOutput(rgb, latent[0], depth[0, 0], readout, timing)
+        latent = depth = None
+        if steps > 0:
+            cond = build_cond(readout, camera)  # [1, C + 9, h, w]
+            clock.lap("readout")
+            latent, depth = sample(self.model.denoise, cond, steps,
+                                   frame_seed(self.seed, frame_index),
+                                   (1, self.channels, camera.h, camera.w))
+            latent, depth = anchor_to_memory(latent, depth, readout, self.anchor)
+            latent, depth = latent[0], depth[0, 0]  # [C, h, w], [h, w]
+            clock.lap("generate")
+        else:
+            clock.lap("readout")
+        rgb = self.model.decode((readout.features if latent is None else latent)[None])
+        rgb = rgb[0].clamp(0, 1)  # [3, H, W]
+        clock.lap("decode")
+        written = write and latent is not None
+        if written:
+            self.memory.write_frame(latent, depth, rgb, camera,
+                                    write_confidence(readout, self.anchor), dynamic_mask)
+            clock.lap("write")
+        pixels = host_pixels(rgb)
+        clock.lap("decode")  # the host copy counts with the decode
+        s = clock.seconds()
+        timing = Timing(readout=s["readout"], generate=s.get("generate", 0.0),
+                        decode=s["decode"], write=s.get("write", 0.0))
+        return Frame(pixels, timing, rgb=rgb, latent=latent, depth=depth, readout=readout,
+                     written=written)
+
+
+@torch.inference_mode()
+def seed_memory(model: Backend, memory: LatentMemory, rgb: torch.Tensor, depth: torch.Tensor,
+                camera: FrameCamera, sky: torch.Tensor | None = None) -> torch.Tensor:
+    """Encode a seed image ``rgb`` ([3,H,W] in [0,1]) and write it with ``depth`` at latent
+    centres ([h,w] metres, 0 = unknown) and optional ``sky`` ([h,w] bool). Returns the seed
+    latent [C, h, w]."""
+    latent = model.encode(rgb[None].to(memory.device))[0]
+    memory.write(latent, depth, camera, sky_mask=sky)
+    return latent

@@ -31,13 +31,19 @@ def pixel_rays(
         dirs: [H, W, 3] world directions scaled so that their camera-z component is 1, so a
             point at depth ``d`` (metres along the optical axis) is ``origin + d * dirs``.
     """
-    pose = pose_tensor(c2w, device)
+    return _rays(intrinsics, pose_tensor(c2w, device), dtype)
+
+
+def _rays(intrinsics: Intrinsics, pose: torch.Tensor,
+          dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`pixel_rays` of an already validated ``pose`` [4, 4] float64 tensor."""
+    device = pose.device
     rows = torch.arange(intrinsics.height, device=device, dtype=torch.float64)
     cols = torch.arange(intrinsics.width, device=device, dtype=torch.float64)
     y = ((rows - intrinsics.cy) / intrinsics.fy)[:, None].expand(-1, intrinsics.width)
     x = ((cols - intrinsics.cx) / intrinsics.fx)[None, :].expand(intrinsics.height, -1)
     cam = torch.stack([x, y, torch.ones_like(x)], dim=-1)  # [H, W, 3]
-    dirs = cam @ pose[:3, :3].T
+    dirs = cam @ pose[:3, :3].T  # [H, W, 3]
     return pose[:3, 3].to(dtype), dirs.to(dtype)
 
 
@@ -94,8 +100,13 @@ class FrameCamera:
         return self.intrinsics.latent(self.stride)
 
     @cached_property
+    def pose64(self) -> torch.Tensor:
+        """[4, 4] float64 camera-to-world on ``device`` (validated once, in :meth:`of`)."""
+        return torch.as_tensor(self.c2w, dtype=torch.float64, device=self.device)
+
+    @cached_property
     def _rays64(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return pixel_rays(self.latent, self.c2w, self.device, torch.float64)  # [3], [h, w, 3]
+        return _rays(self.latent, self.pose64, torch.float64)  # [3], [h, w, 3]
 
     @cached_property
     def origin(self) -> torch.Tensor:

@@ -1,19 +1,13 @@
-"""Real-time policy for one session: latest pose wins, frame budget, degradation, prediction.
+"""The session loop: poses in, planned frames on the model thread, encoded frames out.
 
-Policy is kept apart from mechanism. Nothing here knows torch or protobuf: a session is driven
-through a ``step(plan) -> FrameResult`` callable that runs on the :class:`ModelWorker` thread,
-so tests drive the scheduler on a CPU with a fake step whose timing they control.
+Nothing here knows torch or protobuf: a session is driven through a ``step(plan) -> Frame``
+callable that runs on the :class:`ModelWorker` thread, so tests drive the loop on a CPU with a
+fake step whose timing they control. What to render for a pose (budget, degradation,
+prediction) is the pure policy of :mod:`.policy`.
 
 - **Latest pose wins** (:class:`PoseSlot`): at most one pending pose in REALTIME pacing; a pose
   replaced before it is rendered is skipped and counted. LOCKSTEP keeps a short FIFO instead
   and makes the reader wait (gRPC flow control then holds the client back).
-- **Frame budget** (:func:`choose_rung`): with ``target_fps > 0`` each frame must fit
-  ``1 / fps`` seconds of model time. :class:`CostModel` predicts a plan's cost from measured
-  stage times (exponential moving averages); the first rung that fits is taken, best first:
-  full steps, fewer steps, skip the memory write, memory only.
-- **Prediction** (:func:`predict_pose`): the pose is extrapolated from the last two capture
-  timestamps to its expected display time: the measured pose-to-frame latency plus the
-  client's display latency, at most ``max_horizon_s``.
 - **Bounded output** (:class:`OutboundQueue`): frames a slow reader has not taken are dropped,
   latest wins, and counted; events are bounded too.
 """
@@ -29,30 +23,26 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-from latentstage.runtime.conventions import extrapolate_pose
 from latentstage.runtime.encoding import crop_centre, encode_frame
+from latentstage.runtime.policy import CostModel, PlanConfig, make_plan
 from latentstage.runtime.types import (
     ControlIn,
     ErrorOut,
     EventKind,
     EventOut,
+    Frame,
     FrameOut,
     FramePlan,
-    FrameResult,
     Pacing,
     PoseIn,
     Rung,
-    StageTiming,
     StreamSettings,
-    Timing,
     status_of,
 )
 
 log = logging.getLogger(__name__)
 
-Step = Callable[[FramePlan], FrameResult]
+Step = Callable[[FramePlan], Frame]
 Clock = Callable[[], int]  # monotonic nanoseconds
 
 
@@ -81,83 +71,6 @@ class ModelWorker:
     def shutdown(self, wait: bool = True) -> None:
         self._model.shutdown(wait=wait, cancel_futures=True)
         self._io.shutdown(wait=wait, cancel_futures=True)
-
-
-# ----- cost model and the degradation ladder ---------------------------------------------------
-@dataclass
-class CostModel:
-    """Moving averages of stage times (seconds) that predict the cost of a plan."""
-
-    alpha: float = 0.3  # weight of the newest measurement
-    queue: float = 0.0  # waiting for the model worker
-    readout: float | None = None  # memory readout and conditioning
-    per_step: float | None = None  # one sampler step
-    decode: float | None = None  # latent to RGB
-    write: float | None = None  # memory write
-
-    def _mix(self, old: float | None, new: float) -> float:
-        return new if old is None else (1 - self.alpha) * old + self.alpha * new
-
-    def observe(self, steps: int, written: bool, timing: StageTiming) -> None:
-        """Fold in one frame's measured stage times."""
-        self.queue = self._mix(self.queue, timing.queue)
-        self.readout = self._mix(self.readout, timing.readout)
-        self.decode = self._mix(self.decode, timing.decode)
-        if steps > 0:
-            self.per_step = self._mix(self.per_step, timing.generate / steps)
-        if written:
-            self.write = self._mix(self.write, timing.write)
-
-    @property
-    def ready(self) -> bool:
-        """Whether a generated frame has been measured (before that, plans are optimistic)."""
-        return None not in (self.readout, self.per_step, self.decode)
-
-    def estimate(self, steps: int, write: bool) -> float:
-        """Predicted model-side seconds of a frame of ``steps`` sampler steps (0: memory only)."""
-        cost = self.queue + (self.readout or 0.0) + (self.decode or 0.0)
-        cost += steps * (self.per_step or 0.0)
-        if write:
-            cost += self.write or 0.0
-        return cost
-
-
-def choose_rung(costs: CostModel, budget_s: float | None, steps: int,
-                margin: float = 0.9) -> tuple[Rung, int, bool]:
-    """The best rung whose predicted cost fits ``margin * budget_s``: (rung, steps, write).
-
-    Best first: ``steps`` with a write; fewer steps (``steps - 1`` down to 1) with a write; one
-    step without a write; the memory-only frame (always taken when nothing else fits).
-    """
-    if budget_s is None or not costs.ready:
-        return Rung.FULL, steps, True
-    limit = budget_s * margin
-    if costs.estimate(steps, True) <= limit:
-        return Rung.FULL, steps, True
-    for fewer in range(steps - 1, 0, -1):
-        if costs.estimate(fewer, True) <= limit:
-            return Rung.FEWER_STEPS, fewer, True
-    if costs.estimate(1, False) <= limit:
-        return Rung.SKIP_WRITE, 1, False
-    return Rung.MEMORY_ONLY, 0, False
-
-
-# ----- pose prediction -------------------------------------------------------------------------
-def predict_pose(prev: PoseIn | None, pose: PoseIn, horizon_s: float, max_horizon_s: float = 0.1,
-                 max_gap_s: float = 0.5) -> tuple[np.ndarray, float]:
-    """``pose.c2w`` [4, 4] extrapolated ``horizon_s`` past its capture time, and the horizon used.
-
-    Uses the constant velocity from ``prev`` to ``pose``. Returns the pose unchanged (horizon 0)
-    without a usable predecessor: none, no capture times, out of order, or more than
-    ``max_gap_s`` apart (a cut or a pause). The horizon is clamped to [0, max_horizon_s].
-    """
-    horizon = min(max(horizon_s, 0.0), max_horizon_s)
-    if prev is None or horizon == 0.0 or prev.capture_time_ns <= 0:
-        return pose.c2w, 0.0
-    dt = (pose.capture_time_ns - prev.capture_time_ns) / 1e9
-    if not 0 < dt <= max_gap_s:
-        return pose.c2w, 0.0
-    return extrapolate_pose(0.0, prev.c2w, dt, pose.c2w, dt + horizon), horizon
 
 
 # ----- bounded queues --------------------------------------------------------------------------
@@ -325,7 +238,7 @@ class SessionObserver:
 
 
 @dataclass(frozen=True)
-class RunnerConfig:
+class SchedulerConfig:
     """Knobs of the session loop (server-wide)."""
 
     max_horizon_s: float = 0.1  # longest pose extrapolation, seconds
@@ -337,7 +250,7 @@ class RunnerConfig:
     open_timeout_s: float = 30.0  # a stream must send Open within this, seconds
 
 
-class SessionRunner:
+class Scheduler:
     """Schedules one session's poses onto the model worker and queues frames for the client.
 
     ``step`` renders a plan (on the model thread); ``save(name)`` saves the world and returns
@@ -348,10 +261,10 @@ class SessionRunner:
     def __init__(self, session_id: str, world_id: str, step: Step, worker: ModelWorker,
                  settings: StreamSettings, *,
                  save: Callable[[str], Awaitable[tuple[str, int]]] | None = None,
-                 observer: SessionObserver | None = None, config: RunnerConfig | None = None,
+                 observer: SessionObserver | None = None, config: SchedulerConfig | None = None,
                  clock: Clock = time.monotonic_ns):
         self.session_id, self.world_id = session_id, world_id
-        self.settings, self.config = settings, config or RunnerConfig()
+        self.settings, self.config = settings, config or SchedulerConfig()
         self._step, self._worker, self._save = step, worker, save
         self._observer, self._clock = observer or SessionObserver(), clock
         realtime = settings.pacing is Pacing.REALTIME
@@ -432,21 +345,12 @@ class SessionRunner:
             await self.outbound.close(self._final)
 
     def plan(self, pose: PoseIn, prev: PoseIn | None) -> FramePlan:
-        """The rung, steps, write and (predicted) pose for ``pose``."""
-        s, c = self.settings, self.config
-        c2w, horizon = pose.c2w, 0.0
-        if s.predict:
-            elapsed = (self._clock() - pose.received_ns) / 1e9
-            expected = elapsed + max(self.latency_s - elapsed, 0.0) + s.display_latency_s
-            c2w, horizon = predict_pose(prev, pose, expected, c.max_horizon_s, c.max_gap_s)
-        if s.pacing is Pacing.LOCKSTEP:
-            rung, steps, write = Rung.FULL, s.steps, True
-        else:
-            rung, steps, write = choose_rung(self.costs, s.budget_s, s.steps, c.budget_margin)
-        return FramePlan(pose, c2w, rung, steps, write and not s.writes_paused, horizon,
-                         self._clock())
+        """The rung, steps, write and (predicted) pose for ``pose`` (:func:`.policy.make_plan`)."""
+        c = self.config
+        return make_plan(pose, prev, self.settings, self.costs, self.latency_s, self._clock(),
+                         PlanConfig(c.max_horizon_s, c.max_gap_s, c.budget_margin))
 
-    def _timed_step(self, plan: FramePlan) -> FrameResult:
+    def _timed_step(self, plan: FramePlan) -> Frame:
         """Runs on the model thread: the step, with its wait for the thread measured."""
         started = self._clock()
         result = self._step(plan)
@@ -468,20 +372,19 @@ class SessionRunner:
             await self._tail
         self._tail = asyncio.create_task(self._finish(plan, result, self.frames))
 
-    async def _finish(self, plan: FramePlan, result: FrameResult, sequence: int) -> None:
+    async def _finish(self, plan: FramePlan, result: Frame, sequence: int) -> None:
         """Encode (on the I/O pool) and queue one frame, with its events."""
         s = self.settings
         t0 = time.perf_counter()
-        rgb = crop_centre(result.rgb, s.width, s.height)  # rendered on the stride grid
+        rgb = crop_centre(result.pixels, s.width, s.height)  # rendered on the stride grid
         image = await self._worker.run_io(encode_frame, rgb, s.encoding, s.jpeg_quality,
                                           s.bottom_up)
         encode = time.perf_counter() - t0
         total = (self._clock() - plan.pose.received_ns) / 1e9
         self.latency_s = total if sequence == 1 else 0.8 * self.latency_s + 0.2 * total
-        t = result.timing
         pre_step = (plan.submitted_ns - plan.pose.received_ns) / 1e9
-        timing = Timing(pre_step + t.queue, t.readout, t.generate, t.decode, t.write, encode,
-                        total)
+        timing = replace(result.timing, queue=pre_step + result.timing.queue, encode=encode,
+                         total=total)
         frame = FrameOut(plan.pose, plan.c2w, image, timing, result.memory, plan.rung,
                          plan.steps, plan.write, self.poses_skipped, self.outbound.frames_dropped,
                          plan.predicted_s, sequence)

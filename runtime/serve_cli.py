@@ -81,7 +81,7 @@ def serve(
     """Serve camera sessions over gRPC until SIGINT/SIGTERM (then shut down gracefully)."""
     from latentstage.runtime.errors import Incompatible, InvalidInput, NotFound
     from latentstage.runtime.guards import Guards
-    from latentstage.runtime.server import ServerConfig, build_hub, insecure_bind_warnings
+    from latentstage.runtime.server import ServerConfig, build_core, insecure_bind_warnings
     from latentstage.runtime.server import serve as run
     from latentstage.runtime.types import Limits
 
@@ -104,8 +104,8 @@ def serve(
     for line in insecure_bind_warnings(config):
         log.warning("%s", line)
     try:
-        hub = build_hub(config)
-        asyncio.run(run(config, hub))
+        core = build_core(config)
+        asyncio.run(run(config, core))
     except (InvalidInput, NotFound, Incompatible) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None

@@ -27,7 +27,7 @@ from latentstage.runtime.auth import BearerTokenInterceptor, read_tokens
 from latentstage.runtime.errors import InvalidInput
 from latentstage.runtime.guards import Guards
 from latentstage.runtime.metrics import ServerMetrics
-from latentstage.runtime.scheduler import RunnerConfig
+from latentstage.runtime.scheduler import SchedulerConfig
 from latentstage.runtime.service import LatentStageServicer, add_to_server
 from latentstage.runtime.types import Limits
 from latentstage.v1 import service_pb2 as pb
@@ -56,7 +56,7 @@ class ServerConfig:
     token_file: Path | None = None  # bearer tokens, one per line; None = no auth
     grace_s: float = 5.0  # seconds streams get to finish on shutdown
     threads: int | None = None  # torch CPU threads; None = cores - 1 on a CPU device
-    runner: RunnerConfig = field(default_factory=RunnerConfig)  # scheduler knobs
+    runner: SchedulerConfig = field(default_factory=SchedulerConfig)  # scheduler knobs
     freed: object | None = None  # FreeD tracked cameras (runtime.freed_config.FreeDConfig)
     guards: Guards = field(default_factory=Guards)  # per-client caps and idle timeout
 
@@ -119,7 +119,7 @@ class RunningServer:
     server: grpc.aio.Server
     servicer: LatentStageServicer
     health: health.aio.HealthServicer
-    hub: object  # latentstage.runtime.hub.Hub
+    core: object  # latentstage.runtime.core.ServingCore
     metrics: ServerMetrics
     port: int  # the bound port
     metrics_http: object | None = None  # prometheus HTTP server, if any
@@ -128,30 +128,30 @@ class RunningServer:
         """Graceful shutdown (see the module docstring); returns within about ``grace`` s."""
         log.info("event=shutdown_begin sessions=%d grace_s=%g", len(self.servicer.runners), grace)
         await self.health.enter_graceful_shutdown()
-        self.hub.begin_shutdown()
-        if getattr(self.hub, "tracker", None) is not None:
-            self.hub.tracker.close()  # no more tracker poses
+        self.core.begin_shutdown()
+        if getattr(self.core, "tracker", None) is not None:
+            self.core.tracker.close()  # no more tracker poses
         await self.servicer.shutdown_sessions()
         await self.server.stop(grace)
-        await asyncio.get_running_loop().run_in_executor(None, self.hub.shutdown)
+        await asyncio.get_running_loop().run_in_executor(None, self.core.shutdown)
         if self.metrics_http is not None:
             self.metrics_http[0].shutdown()
             self.metrics_http[0].server_close()
         log.info("event=shutdown_done")
 
 
-async def start_server(hub, config: ServerConfig) -> RunningServer:
-    """Start serving ``hub`` per ``config`` (binds, health SERVING). Call from a running loop.
+async def start_server(core, config: ServerConfig) -> RunningServer:
+    """Start serving ``core`` per ``config`` (binds, health SERVING). Call from a running loop.
 
     The metrics port is bound before gRPC, so a busy one fails (InvalidInput) before the
     server listens."""
     interceptors = []
     if config.token_file is not None:
         interceptors.append(BearerTokenInterceptor(read_tokens(config.token_file)))
-    hub.auth_required = config.token_file is not None
-    hub.guards = config.guards
+    core.auth_required = config.token_file is not None
+    core.guards = config.guards
     metrics = ServerMetrics()
-    metrics.bind(lambda: hub.session_count, lambda: len(hub.store), hub.memory_bytes)
+    metrics.bind(lambda: core.session_count, lambda: len(core.store), core.memory_bytes)
     http = None
     if config.metrics_port is not None:  # bound first: a busy port fails before gRPC listens
         try:
@@ -161,7 +161,7 @@ async def start_server(hub, config: ServerConfig) -> RunningServer:
                                f"a free port this process can bind ({exc.strerror or exc})"
                                ) from None
     try:
-        return await _start_grpc(hub, config, interceptors, metrics, http)
+        return await _start_grpc(core, config, interceptors, metrics, http)
     except BaseException:
         if http is not None:
             http[0].shutdown()
@@ -169,11 +169,11 @@ async def start_server(hub, config: ServerConfig) -> RunningServer:
         raise
 
 
-async def _start_grpc(hub, config: ServerConfig, interceptors, metrics: ServerMetrics,
+async def _start_grpc(core, config: ServerConfig, interceptors, metrics: ServerMetrics,
                       http) -> RunningServer:
-    limits = hub.limits
+    limits = core.limits
     server = grpc.aio.server(interceptors=interceptors, options=channel_options(limits))
-    servicer = LatentStageServicer(hub, metrics, config.runner)
+    servicer = LatentStageServicer(core, metrics, config.runner)
     add_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -189,7 +189,7 @@ async def _start_grpc(hub, config: ServerConfig, interceptors, metrics: ServerMe
     if config.freed is not None:  # worlds created and UDP bound before anyone can connect
         from latentstage.runtime.tracking import start_tracker
 
-        hub.tracker = await start_tracker(hub, config.freed, metrics)
+        core.tracker = await start_tracker(core, config.freed, metrics)
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -197,24 +197,24 @@ async def _start_grpc(hub, config: ServerConfig, interceptors, metrics: ServerMe
                   else "off")
     log.info("event=listening host=%s port=%d tls=%s auth=%s model=%s device=%s "
              "max_size=%dx%d max_sessions=%d metrics=%s", config.host, port,
-             creds is not None, config.token_file is not None, hub.model.model_id,
-             hub.model.device, limits.max_width, limits.max_height, limits.max_sessions,
+             creds is not None, config.token_file is not None, core.model.model_id,
+             core.model.device, limits.max_width, limits.max_height, limits.max_sessions,
              metrics_at)
-    return RunningServer(server, servicer, health_servicer, hub, metrics, port, http)
+    return RunningServer(server, servicer, health_servicer, core, metrics, port, http)
 
 
-def build_hub(config: ServerConfig):
-    """Load the model and build the hub (imports torch)."""
-    from latentstage.runtime.hub import Hub
+def build_core(config: ServerConfig):
+    """Load the model and build the core (imports torch)."""
+    from latentstage.runtime.core import ServingCore
 
-    return Hub.load(config.model, config.backend, config.device, config.limits,
+    return ServingCore.load(config.model, config.backend, config.device, config.limits,
                     config.snapshot_dir, threads=config.threads)
 
 
-async def serve(config: ServerConfig, hub=None) -> None:
+async def serve(config: ServerConfig, core=None) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully."""
-    hub = hub or build_hub(config)
-    running = await start_server(hub, config)
+    core = core or build_core(config)
+    running = await start_server(core, config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -226,12 +226,12 @@ async def serve(config: ServerConfig, hub=None) -> None:
 
 class ServerThread:
     """A server on its own event loop in a background thread, for benchmarks, tests and
-    notebooks: ``with ServerThread(hub, config) as st: connect to st.target``."""
+    notebooks: ``with ServerThread(core, config) as st: connect to st.target``."""
 
-    def __init__(self, hub, config: ServerConfig | None = None):
+    def __init__(self, core, config: ServerConfig | None = None):
         import threading
 
-        self.hub = hub
+        self.core = core
         self.config = config or ServerConfig(port=0)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
@@ -252,7 +252,7 @@ class ServerThread:
 
     def start(self) -> ServerThread:
         self._thread.start()
-        self.running = self.call(start_server(self.hub, self.config))
+        self.running = self.call(start_server(self.core, self.config))
         return self
 
     def stop(self, grace: float = 2.0) -> None:

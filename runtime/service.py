@@ -1,7 +1,7 @@
 """The gRPC servicer: translate messages, map errors to status codes, nothing else.
 
-It never imports torch: the model, worlds and sessions live behind the hub object the server
-hands in (:class:`latentstage.runtime.hub.Hub`), and the real-time policy lives in
+It never imports torch: the model, worlds and sessions live behind the core object the server
+hands in (:class:`latentstage.runtime.core.ServingCore`), and the real-time policy lives in
 :mod:`.scheduler`. Conversions and validation are in :mod:`.translate`.
 
 Hostile input never reaches a traceback: request bytes that do not parse become
@@ -26,13 +26,13 @@ import grpc
 from latentstage.runtime import translate as tr
 from latentstage.runtime.errors import InvalidInput, NotFound
 from latentstage.runtime.guards import ClientId
-from latentstage.runtime.scheduler import RunnerConfig, SessionObserver, SessionRunner
+from latentstage.runtime.scheduler import Scheduler, SchedulerConfig, SessionObserver
 from latentstage.runtime.types import ErrorOut, EventKind, EventOut, Exhausted, status_of
 from latentstage.v1 import service_pb2 as pb
 from latentstage.v1 import service_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
-    from latentstage.runtime.hub import Hub
+    from latentstage.runtime.core import ServingCore
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +110,15 @@ class _Activity:
 
 
 class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
-    """``latentstage.v1.LatentStageService`` over a :class:`~latentstage.runtime.hub.Hub`."""
+    """``latentstage.v1.LatentStageService`` over a
+    :class:`~latentstage.runtime.core.ServingCore`."""
 
-    def __init__(self, hub: Hub, observer: SessionObserver | None = None,
-                 runner_config: RunnerConfig | None = None):
-        self.hub = hub
+    def __init__(self, core: ServingCore, observer: SessionObserver | None = None,
+                 runner_config: SchedulerConfig | None = None):
+        self.core = core
         self.observer = observer
-        self.runner_config = runner_config or RunnerConfig()
-        self.runners: set[SessionRunner] = set()
+        self.runner_config = runner_config or SchedulerConfig()
+        self.runners: set[Scheduler] = set()
 
     async def _abort(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
         code = status_of(exc)
@@ -134,20 +135,20 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
         return ClientId.from_call(context.peer(), context.invocation_metadata())
 
     def _stride(self) -> int:
-        return self.hub.model.latent_spec().stride
+        return self.core.model.latent_spec().stride
 
     def _bounds(self):
         from latentstage.runtime.camera import ResolutionBounds
 
-        lim, f = self.hub.limits, self._stride()
+        lim, f = self.core.limits, self._stride()
         return ResolutionBounds(f, f, lim.max_width, lim.max_height)
 
     # ----- unary RPCs ------------------------------------------------------------------------
     @_unary
     async def GetServerInfo(self, request: pb.GetServerInfoRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetServerInfoResponse:
-        info = tr.server_info_to_proto(self.hub.info())
-        tracker = getattr(self.hub, "tracker", None)
+        info = tr.server_info_to_proto(self.core.info())
+        tracker = getattr(self.core, "tracker", None)
         if tracker is not None:
             info.tracked_cameras.extend(tr.tracked_camera_to_proto(c) for c in tracker.info())
         return pb.GetServerInfoResponse(info=info)
@@ -157,10 +158,10 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                           context: grpc.aio.ServicerContext) -> pb.CreateWorldResponse:
         if not request.HasField("spec"):
             raise InvalidInput("spec", None, "a WorldSpec (required)")
-        spec = await self.hub.worker.run_io(
+        spec = await self.core.worker.run_io(
             tr.world_spec_from_proto, request.spec, "spec", tr.Convention.OPENCV,
             self._bounds(), self._stride(), True)
-        world = await self.hub.create_world(spec, self._client(context), tr.world_info_to_proto)
+        world = await self.core.create_world(spec, self._client(context), tr.world_info_to_proto)
         return pb.CreateWorldResponse(world=world)
 
     @_unary
@@ -169,12 +170,12 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
         world_id = tr.check_world_id(request.world_id, "world_id")
         if request.name:
             tr.check_snapshot_name(request.name, "name")
-        name, size, path = await self.hub.save_world(world_id, request.name, request.overwrite)
-        if request.return_data and size > self.hub.limits.max_send_bytes - 4096:
+        name, size, path = await self.core.save_world(world_id, request.name, request.overwrite)
+        if request.return_data and size > self.core.limits.max_send_bytes - 4096:
             raise Exhausted(f"return_data: snapshot {name!r} is {size} bytes, over the "
-                            f"{self.hub.limits.max_send_bytes}-byte message limit; it is "
+                            f"{self.core.limits.max_send_bytes}-byte message limit; it is "
                             "saved: load it by name, or copy the file from the server")
-        data = await self.hub.worker.run_io(path.read_bytes) if request.return_data else b""
+        data = await self.core.worker.run_io(path.read_bytes) if request.return_data else b""
         return pb.SaveWorldResponse(name=name, bytes=size, data=data)
 
     @_unary
@@ -182,21 +183,21 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                         context: grpc.aio.ServicerContext) -> pb.LoadWorldResponse:
         source = tr.snapshot_from_proto(request.snapshot, "snapshot")
         name = tr.text_field(request.name, "name")
-        world = await self.hub.load_world(source, name, self._client(context),
+        world = await self.core.load_world(source, name, self._client(context),
                                           tr.world_info_to_proto)
         return pb.LoadWorldResponse(world=world)
 
     @_unary
     async def DeleteWorld(self, request: pb.DeleteWorldRequest,
                           context: grpc.aio.ServicerContext) -> pb.DeleteWorldResponse:
-        await self.hub.delete_world(tr.check_world_id(request.world_id, "world_id"),
+        await self.core.delete_world(tr.check_world_id(request.world_id, "world_id"),
                                     request.force)
         return pb.DeleteWorldResponse()
 
     @_unary
     async def ListWorlds(self, request: pb.ListWorldsRequest,
                          context: grpc.aio.ServicerContext) -> pb.ListWorldsResponse:
-        worlds, snapshots = await self.hub.worker.run_io(self.hub.list_worlds)
+        worlds, snapshots = await self.core.worker.run_io(self.core.list_worlds)
         return pb.ListWorldsResponse(
             worlds=[tr.world_info_to_proto(w) for w in worlds],
             snapshots=[pb.SnapshotInfo(name=s.name, bytes=s.bytes,
@@ -225,13 +226,13 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                 got = "the end of the stream" if first is None else (
                     f"a {first.WhichOneof('kind') or 'empty'} message")
                 raise InvalidInput("open", got, "an Open message first")
-            request, edge = await self.hub.worker.run_io(
-                tr.open_from_proto, first.open, self.hub.limits, self._stride(),
-                int(self.hub.model.sampler_steps))
+            request, edge = await self.core.worker.run_io(
+                tr.open_from_proto, first.open, self.core.limits, self._stride(),
+                int(self.core.model.sampler_steps))
             if edge.tracked_camera:  # watch: the camera's world (NOT_FOUND, FAILED_PRECONDITION)
                 world_id = self._tracker(edge.tracked_camera).camera(edge.tracked_camera).world_id
                 request = dataclasses.replace(request, world_id=world_id)
-            handle = await self.hub.open_session(request, client, gone=context.done,
+            handle = await self.core.open_session(request, client, gone=context.done,
                                                  reply=tr.world_info_to_proto)
         except Exception as exc:
             await self._abort(context, exc)
@@ -240,7 +241,7 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
         tasks: list[asyncio.Task] = []
         runner = None
         try:
-            runner = SessionRunner(handle.session_id, world_id, handle.step, self.hub.worker,
+            runner = Scheduler(handle.session_id, world_id, handle.step, self.core.worker,
                                    request.settings, save=handle.save, observer=self.observer,
                                    config=self.runner_config)
             self.runners.add(runner)
@@ -250,7 +251,7 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
             activity = _Activity(time.monotonic())
             tasks = [asyncio.create_task(self._read(requests, runner, edge, activity)),
                      asyncio.create_task(runner.run())]
-            if self.hub.guards.idle_timeout_s > 0:
+            if self.core.guards.idle_timeout_s > 0:
                 tasks.append(asyncio.create_task(self._watch_idle(runner, activity)))
             opened = EventOut(EventKind.SESSION_OPENED, f"session open on world {world_id}",
                               handle.session_id, world_id, settings=request.settings)
@@ -263,7 +264,7 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
             self.runners.discard(runner)
             if runner is not None and edge.tracked_camera:
                 self._tracker(edge.tracked_camera).unwatch(edge.tracked_camera, runner)
-            self.hub.close_session(handle)
+            self.core.close_session(handle)
             if runner is not None:
                 log.info("event=session_closed session=%s world=%s frames=%d poses_skipped=%d "
                          "frames_dropped=%d cancelled=%s", handle.session_id, world_id,
@@ -271,14 +272,14 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                          context.cancelled())
 
     def _tracker(self, name: str):
-        """The hub's FreeD tracker, or NOT_FOUND when the server tracks no cameras."""
-        tracker = getattr(self.hub, "tracker", None)
+        """The core's FreeD tracker, or NOT_FOUND when the server tracks no cameras."""
+        tracker = getattr(self.core, "tracker", None)
         if tracker is None:
             raise NotFound(f"open.tracked_camera {name!r}: this server tracks no cameras (start "
                            "it with latentstage serve --freed or --freed-config)")
         return tracker
 
-    async def _read(self, requests, runner: SessionRunner, edge: tr.Edge,
+    async def _read(self, requests, runner: Scheduler, edge: tr.Edge,
                     activity: _Activity) -> None:
         """Feed client messages to the runner; a bad message becomes an Error, not the end."""
         try:
@@ -298,7 +299,7 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                     if kind == "pose":
                         await runner.submit(tr.pose_from_proto(msg.pose, edge, time.monotonic_ns()))
                     elif kind == "control":
-                        await runner.apply(tr.control_from_proto(msg.control, self.hub.limits))
+                        await runner.apply(tr.control_from_proto(msg.control, self.core.limits))
                     elif kind == "open":
                         raise InvalidInput("open", "a second Open", "Pose, Control or Close: "
                                            "this session is already open")
@@ -322,10 +323,10 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
         finally:
             await runner.close()
 
-    async def _watch_idle(self, runner: SessionRunner, activity: _Activity) -> None:
+    async def _watch_idle(self, runner: Scheduler, activity: _Activity) -> None:
         """Close the session once no Pose or Control has come for ``idle_timeout_s`` (and no
         frame is being rendered for it): a final SESSION_CLOSED event says why."""
-        idle = self.hub.guards.idle_timeout_s
+        idle = self.core.guards.idle_timeout_s
         while True:
             await asyncio.sleep(min(max(idle / 4, 0.02), 1.0))
             now = time.monotonic()

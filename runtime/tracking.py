@@ -5,7 +5,7 @@ the pose source is not the frame consumer. A :class:`Tracker` binds one asyncio 
 endpoint per address on the server's event loop. Each valid D1 packet is mapped by its camera
 id to a named :class:`TrackedCamera`, turned into a canonical pose (stage transform, lens
 calibration at each watcher's output size) and submitted to every watching session's
-:class:`~latentstage.runtime.scheduler.SessionRunner`, exactly like a client's Pose message:
+:class:`~latentstage.runtime.scheduler.Scheduler`, exactly like a client's Pose message:
 latest pose wins, skipped poses are counted, and the pose is predicted to display time from
 the arrival times of the last two packets (FreeD carries no timestamp, so the capture time is
 the server's monotonic clock when the datagram arrived).
@@ -31,7 +31,7 @@ from latentstage.runtime import freed
 from latentstage.runtime.camera import Intrinsics, ResolutionBounds
 from latentstage.runtime.errors import Incompatible, InvalidInput, NotFound
 from latentstage.runtime.freed_config import FreeDConfig, TrackedCameraConfig
-from latentstage.runtime.scheduler import SessionRunner
+from latentstage.runtime.scheduler import Scheduler
 from latentstage.runtime.translate import check_plausible
 from latentstage.runtime.types import ErrorOut, EventKind, EventOut, PoseIn
 
@@ -77,7 +77,7 @@ class TrackerObserver:
 class Watcher:
     """A session watching a tracked camera, with its output geometry."""
 
-    runner: SessionRunner  # the session's frame loop
+    runner: Scheduler  # the session's frame loop
     width: int  # output width, pixels
     height: int  # output height, pixels
     stride: int  # latent stride: poses carry intrinsics padded to it
@@ -303,7 +303,7 @@ class Tracker:
                                "--freed-config or with --freed-lens")
         return camera
 
-    def watch(self, name: str, runner: SessionRunner, width: int, height: int, stride: int,
+    def watch(self, name: str, runner: Scheduler, width: int, height: int, stride: int,
               bounds: ResolutionBounds) -> None:
         """Feed ``runner`` every pose of camera ``name`` from now on."""
         camera = self.camera(name)
@@ -311,7 +311,7 @@ class Tracker:
         log.info("event=tracked_watch camera=%s session=%s watchers=%d", name,
                  runner.session_id, len(camera.watchers))
 
-    def unwatch(self, name: str, runner: SessionRunner) -> None:
+    def unwatch(self, name: str, runner: Scheduler) -> None:
         camera = self.cameras.get(name)
         watcher = camera.watchers.pop(runner.session_id, None) if camera else None
         if watcher is not None and watcher.flush is not None:
@@ -321,14 +321,14 @@ class Tracker:
         return [c.info() for c in self.cameras.values()]
 
 
-async def start_tracker(hub, config: FreeDConfig, observer: TrackerObserver | None = None,
+async def start_tracker(core, config: FreeDConfig, observer: TrackerObserver | None = None,
                         ) -> Tracker:
-    """Create the cameras' worlds on ``hub``, bind the listeners, and return the tracker."""
+    """Create the cameras' worlds on ``core``, bind the listeners, and return the tracker."""
     tracker = Tracker(observer)
     worlds: dict[str, str] = {}
     for cam in config.cameras:
         if cam.world.name not in worlds:
-            worlds[cam.world.name] = (await hub.create_world(cam.world.spec())).world_id
+            worlds[cam.world.name] = (await core.create_world(cam.world.spec())).world_id
         tracker.add(cam, worlds[cam.world.name])
     await tracker.bind()
     for camera in tracker.cameras.values():

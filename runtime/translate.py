@@ -365,7 +365,7 @@ def size_from_proto(size: pb.Size, field: str, bounds: ResolutionBounds) -> tupl
 
 def open_from_proto(msg: pb.Open, limits: Limits, stride: int, default_steps: int
                     ) -> tuple[OpenRequest, Edge]:
-    """Validate an Open: the request for the hub and the session's edge."""
+    """Validate an Open: the request for the core and the session's edge."""
     bounds = ResolutionBounds(stride, stride, limits.max_width, limits.max_height)
     which = msg.WhichOneof("world")
     tracked = text_field(msg.tracked_camera, "open.tracked_camera")

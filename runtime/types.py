@@ -2,8 +2,9 @@
 
 The gRPC layer (:mod:`.service`, :mod:`.translate`) turns protobuf messages into these
 dataclasses and back; the scheduler (:mod:`.scheduler`) plans frames from :class:`PoseIn` and
-hands a :class:`FramePlan` to the session (:mod:`.session`), which returns a
-:class:`FrameResult`. Nothing here imports torch, so the servicer stays torch-free.
+hands a :class:`FramePlan` to the session (:mod:`.world_camera`), whose frame step
+(:mod:`.pipeline`) returns a :class:`Frame` (device side); the wire gets a :class:`FrameOut`.
+Nothing here imports torch, so the servicer stays torch-free.
 
 Units: seconds for durations inside the runtime (the wire uses milliseconds), nanoseconds for
 client timestamps, pixels for sizes, canonical poses (camera-to-world [4, 4] float64, OpenCV
@@ -15,11 +16,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.timecode import Timecode
+
+if TYPE_CHECKING:  # annotations only: this module stays torch-free at run time
+    import torch
+
+    from latentstage.runtime.memory import Readout
 
 
 class Encoding(StrEnum):
@@ -78,7 +85,7 @@ def check_snapshot_name(name: str, field_name: str = "snapshot.name") -> str:
     """``name`` if it is a safe snapshot file stem (no path), else :class:`InvalidInput`."""
     from latentstage.runtime.errors import InvalidInput
 
-    if not isinstance(name, str) or not _SNAPSHOT_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _SNAPSHOT_NAME.fullmatch(name) or ".." in name:
         raise InvalidInput(field_name, name,
                            "1..128 characters of A-Z a-z 0-9 . _ - (not starting with . or -)")
     return name
@@ -255,7 +262,11 @@ class ControlIn:
 
 @dataclass(frozen=True)
 class FramePlan:
-    """What the scheduler asks the session to render for one pose."""
+    """What the scheduler asks the session to render for one pose.
+
+    The frame step is driven by ``steps`` (0: the memory-only frame, no generator) and
+    ``write``; ``rung`` only labels the frame.
+    """
 
     pose: PoseIn  # the pose as received
     c2w: np.ndarray  # [4, 4] canonical pose to render (after prediction)
@@ -267,23 +278,43 @@ class FramePlan:
 
 
 @dataclass(frozen=True)
-class StageTiming:
-    """Seconds spent in each stage of one frame on the model worker."""
+class Timing:
+    """Where a frame's time went, seconds: the one timing type of the runtime.
 
-    queue: float = 0.0  # waiting for the model worker
+    The frame step fills the model stages (readout, generate, decode, write); the session loop
+    adds the queue, the encode and the total. The wire's Timing message carries all of them.
+    """
+
+    queue: float = 0.0  # waiting: for the model thread (step), from pose received (frame out)
     readout: float = 0.0  # memory readout and conditioning
-    generate: float = 0.0  # sampler steps
+    generate: float = 0.0  # sampler steps (0 for a memory-only frame)
     decode: float = 0.0  # latent to RGB and the copy to the host
-    write: float = 0.0  # memory write
+    write: float = 0.0  # memory write (0 when not written)
+    encode: float = 0.0  # raw packing or JPEG
+    total: float = 0.0  # pose received to frame ready to send (0 outside the session loop)
+
+    @property
+    def model(self) -> float:
+        """Seconds of the frame step itself: readout + generate + decode + write."""
+        return self.readout + self.generate + self.decode + self.write
 
 
 @dataclass(frozen=True)
-class FrameResult:
-    """What the session returns for a plan."""
+class Frame:
+    """One rendered frame before encoding: what the frame step returns.
 
-    rgb: np.ndarray  # [H, W, 3] uint8
-    timing: StageTiming  # stage durations
-    memory: MemoryInfo  # the world's memory after the frame
+    The session loop uses the host pixels, timing and memory stats; in-process callers (demo,
+    evaluation, render) also get the device tensors.
+    """
+
+    pixels: np.ndarray  # [H, W, 3] uint8 on the host, rows top to bottom
+    timing: Timing  # model stages filled (see Timing)
+    memory: MemoryInfo = MemoryInfo()  # the world's memory after the frame (set by sessions)
+    rgb: torch.Tensor | None = None  # [3, H, W] float in [0, 1] on the device
+    latent: torch.Tensor | None = None  # [C, h, w] generated latent; None: memory-only frame
+    depth: torch.Tensor | None = None  # [h, w] metres along the optical axis; None: memory only
+    readout: Readout | None = None  # what the memory showed (coverage [h, w] and the rest)
+    written: bool = False  # the frame was written to the memory
 
 
 @dataclass(frozen=True)
@@ -299,26 +330,13 @@ class EncodedImage:
 
 
 @dataclass(frozen=True)
-class Timing:
-    """Where a frame's time went, seconds."""
-
-    queue: float  # pose received to readout start
-    readout: float  # memory readout and conditioning
-    generate: float  # sampler steps
-    decode: float  # latent to RGB
-    write: float  # memory write
-    encode: float  # raw packing or JPEG
-    total: float  # pose received to frame ready to send
-
-
-@dataclass(frozen=True)
 class FrameOut:
     """A finished frame, ready for the wire."""
 
     pose: PoseIn  # the pose it answers (frame_id, capture time and timecode are echoed)
     c2w: np.ndarray  # [4, 4] canonical pose rendered (after prediction)
     image: EncodedImage  # pixels
-    timing: Timing  # breakdown
+    timing: Timing  # breakdown (every field set)
     memory: MemoryInfo  # world memory after the frame
     rung: Rung  # how it was produced
     steps: int  # sampler steps run

@@ -6,7 +6,7 @@ save) holds the world's lock, so writes to a world are serialised. Model work ru
 server's single model thread anyway; the lock keeps that true for any caller.
 
 Seeding runs the model (encode, depth estimate) and, for procedural worlds, the renderer, so
-the :class:`WorldStore` methods that seed are called on the model thread by the hub.
+the :class:`WorldStore` methods that seed are called on the model thread by the core.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ import numpy as np
 import torch
 
 from latentstage.runtime.backends import Backend
-from latentstage.runtime.camera import Intrinsics, look_at
+from latentstage.runtime.camera import Intrinsics
+from latentstage.runtime.conditioning import build_cond
 from latentstage.runtime.errors import CorruptFile, InvalidInput, NotFound
 from latentstage.runtime.memory import LatentMemory, MemoryConfig, Readout
-from latentstage.runtime.pipeline import FramePipeline, build_cond
+from latentstage.runtime.pipeline import seed_memory
+from latentstage.runtime.providers import ProceduralWorlds, procedural_worlds
+from latentstage.runtime.rays import FrameCamera
 from latentstage.runtime.snapshot import load_snapshot, save_snapshot
 from latentstage.runtime.types import (
     EmptySource,
@@ -44,8 +47,6 @@ from latentstage.runtime.types import (
 log = logging.getLogger(__name__)
 
 SNAPSHOT_SUFFIX = ".safetensors"
-#: Horizontal field of view of a seed camera without a lens, and of procedural seeding.
-SEED_FOV_DEG = 70.0
 #: Flow time at which the generator's depth head reads a clean latent (seed images without depth).
 DEPTH_ESTIMATE_T = 0.05
 
@@ -92,7 +93,7 @@ def _latent_depth(depth: np.ndarray, h: int, w: int, stride: int) -> torch.Tenso
 
 @torch.inference_mode()
 def estimate_depth(model: Backend, memory: LatentMemory, latent: torch.Tensor,
-                   intrinsics: Intrinsics, c2w: np.ndarray) -> torch.Tensor:
+                   camera: FrameCamera) -> torch.Tensor:
     """Depth [h, w] metres of a clean ``latent`` [C, h, w] from the generator's depth head.
 
     The generator predicts depth with every denoising step; fed the clean latent at a small
@@ -102,7 +103,7 @@ def estimate_depth(model: Backend, memory: LatentMemory, latent: torch.Tensor,
     dev = memory.device
     zeros = torch.zeros(h, w, device=dev)
     readout = Readout(torch.zeros(c, h, w, device=dev), zeros, zeros, zeros)  # nothing seen
-    cond = build_cond(readout, memory.camera(intrinsics, c2w))
+    cond = build_cond(readout, camera)  # [1, C + 9, h, w]
     t = torch.full((1,), DEPTH_ESTIMATE_T, device=memory.device)
     _, depth = model.denoise(latent[None], t, cond)
     return depth[0, 0]
@@ -111,61 +112,29 @@ def estimate_depth(model: Backend, memory: LatentMemory, latent: torch.Tensor,
 def seed_from_image(model: Backend, memory: LatentMemory, src: SeedImageSource) -> None:
     """Encode the seed image and write it to ``memory`` with its (given or estimated) depth."""
     f = memory.spec.stride
-    k = src.intrinsics
-    h, w = k.height // f, k.width // f
+    camera = memory.camera(src.intrinsics, src.c2w, "seed_image.c2w")
     rgb = torch.from_numpy(src.rgb).to(memory.device).permute(2, 0, 1).float() / 255.0
-    pipe = FramePipeline(model, memory)
     if src.depth is None:
         with torch.inference_mode():
             latent = model.encode(rgb[None])[0]
-        depth = estimate_depth(model, memory, latent, k, src.c2w)
-        memory.write(latent, depth, memory.camera(k, src.c2w))
+        depth = estimate_depth(model, memory, latent, camera)
+        memory.write(latent, depth, camera)
         return
-    depth = _latent_depth(src.depth, h, w, f).to(memory.device)
-    sky = torch.isinf(depth)
-    pipe.seed_world(rgb, depth, k, src.c2w, sky=sky)
+    depth = _latent_depth(src.depth, camera.h, camera.w, f).to(memory.device)
+    seed_memory(model, memory, rgb, depth, camera, sky=torch.isinf(depth))
 
 
-def procedural_start(scene) -> np.ndarray:
-    """A start camera [4, 4] inside ``scene``: the first pose of its "loop" trajectory when the
-    worlds package provides trajectories, else a free spot near the centre looking at the
-    nearest landmark."""
-    try:
-        from latentstage.model.worlds import make_trajectory
-
-        return np.asarray(make_trajectory("loop", scene, frames=2, seed=scene.seed).c2w[0])
-    except ImportError:
-        pass
-    lo, hi = scene.bounds
-    height = scene.bounds[0, 2] + float(np.mean(scene.camera_height))
-    eye = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, height])
-    if len(scene.landmarks):
-        target = scene.landmarks[np.argmin(np.linalg.norm(scene.landmarks - eye, axis=1))]
-        if np.linalg.norm(target[:2] - eye[:2]) < 0.5:
-            target = eye + np.array([1.0, 0.0, 0.0])
-    else:
-        target = eye + np.array([1.0, 0.0, 0.0])
-    return look_at(eye, [target[0], target[1], eye[2] - 0.2])
-
-
-def seed_procedural(model: Backend, memory: LatentMemory, src: ProceduralSource
-                    ) -> tuple[np.ndarray, Intrinsics]:
+def seed_procedural(model: Backend, memory: LatentMemory, src: ProceduralSource,
+                    worlds: ProceduralWorlds | None) -> tuple[np.ndarray, Intrinsics]:
     """Render the procedural world from its start camera and write it; returns that camera."""
-    try:
-        from latentstage.model.worlds.render import render
-        from latentstage.model.worlds.scene import make_scene
-
-        scene = make_scene(src.seed, src.kind, device=memory.device)
-    except ImportError as exc:  # the worlds package is partial in this build
-        raise InvalidInput("world.procedural.kind", src.kind,
-                           f"a kind this build provides ({exc})") from None
-    k = Intrinsics.from_fov(SEED_FOV_DEG, *model.native_size)
-    c2w = procedural_start(scene)
-    full = render(scene, k, c2w)
-    lat = render(scene, k.latent(memory.spec.stride), c2w)
-    depth = torch.where(lat.sky[0], torch.zeros_like(lat.depth[0]), lat.depth[0])
-    FramePipeline(model, memory).seed_world(full.rgb[0].clamp(0, 1), depth, k, c2w, sky=lat.sky[0])
-    return c2w, k
+    if worlds is None:
+        raise InvalidInput("world.procedural", src.kind,
+                           "a world kind this server provides (it has no procedural worlds; "
+                           "seed from an image or a snapshot)")
+    view = worlds(src, tuple(model.native_size), memory.spec.stride, memory.device)
+    camera = memory.camera(view.intrinsics, view.c2w, "procedural.c2w")
+    seed_memory(model, memory, view.rgb, view.depth, camera, sky=view.sky)
+    return camera.c2w, view.intrinsics
 
 
 # ----- the store ---------------------------------------------------------------------------------
@@ -173,8 +142,9 @@ class WorldStore:
     """The worlds in memory, by id, and the snapshot folder."""
 
     def __init__(self, model: Backend, snapshot_dir: Path, memory_config: MemoryConfig,
-                 max_worlds: int):
+                 max_worlds: int, procedural: ProceduralWorlds | None = None):
         self.model = model
+        self.procedural = procedural  # procedural world source; None: the registered one
         self.snapshot_dir = Path(snapshot_dir)
         self.memory_config = memory_config
         self.max_worlds = max_worlds
@@ -221,7 +191,8 @@ class WorldStore:
         if isinstance(src, EmptySource):
             world.source = "empty"
         elif isinstance(src, ProceduralSource):
-            world.start_c2w, world.start_intrinsics = seed_procedural(self.model, memory, src)
+            world.start_c2w, world.start_intrinsics = seed_procedural(
+                self.model, memory, src, self.procedural or procedural_worlds())
             world.source = f"procedural seed={src.seed} kind={src.kind}"
         elif isinstance(src, SeedImageSource):
             seed_from_image(self.model, memory, src)

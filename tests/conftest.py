@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from latentstage.model.providers import install
+
 
 def _tiny_checkpoint(directory: str | Path, native_size: tuple[int, int] = (64, 64)) -> Path:
     """Save a small random WorldModel (fast on a CPU: 4 latent channels, 8-channel
@@ -25,6 +27,9 @@ def tiny_checkpoint() -> Callable[..., Path]:
     """``tiny_checkpoint(directory, native_size=(64, 64))``: saves a small random checkpoint
     into ``directory`` and returns it (a function, so modules can place several)."""
     return _tiny_checkpoint
+
+# The runtime's providers (procedural worlds, the checkpoint loader), as the CLI registers them.
+install()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from latentstage.engine_bridge import client as C
-from latentstage.runtime.hub import Hub
+from latentstage.runtime.core import ServingCore
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.types import Limits
 from latentstage.v1 import service_pb2 as pb
@@ -18,8 +18,8 @@ def start_server(ckpt, snapshot_dir, *, config: dict | None = None, **limits) ->
     ServerConfig fields (guards, token_file, metrics_port...)."""
     lim = Limits(**{"max_width": 256, "max_height": 256, "max_sessions": 6, "max_worlds": 8,
                     "memory_capacity": 8192, **limits})
-    hub = Hub.load(str(ckpt), "torch", "cpu", lim, snapshot_dir)
-    return ServerThread(hub, ServerConfig(port=0, snapshot_dir=snapshot_dir,
+    core = ServingCore.load(str(ckpt), "torch", "cpu", lim, snapshot_dir)
+    return ServerThread(core, ServerConfig(port=0, snapshot_dir=snapshot_dir,
                                           **(config or {}))).start()
 
 

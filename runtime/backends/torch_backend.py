@@ -72,7 +72,7 @@ class GraphedCall:
 
 
 class TorchBackend:
-    """Wraps a :class:`~latentstage.model.world_model.WorldModel` (see the Backend protocol).
+    """Wraps a world model's modules (``model.WorldModel``; see the Backend protocol).
 
     Args:
         model: the world model.
@@ -139,15 +139,23 @@ def _has_triton() -> bool:
 
 def load(source: str | Path, device: torch.device, *, compile: bool | None = None,
          cuda_graphs: bool | None = None) -> TorchBackend:
-    """A checkpoint directory, or "bundled" for the checkpoint shipped with the package."""
-    from latentstage.model.world_model import WorldModel, bundled_checkpoint_dir
+    """A checkpoint directory, or "bundled" for the checkpoint shipped with the package, loaded
+    by the registered checkpoint loader (:mod:`latentstage.runtime.providers`)."""
     from latentstage.runtime.backends.bundle import is_bundle
+    from latentstage.runtime.providers import checkpoint_loader
 
-    path = bundled_checkpoint_dir() if str(source) in ("", "bundled") else Path(source)
-    if is_bundle(path) and not (path / "config.json").is_file():
+    bundled = str(source) in ("", "bundled")
+    path = Path(source)
+    if not bundled and is_bundle(path) and not (path / "config.json").is_file():
         raise Incompatible(f"{str(path)!r} is an engine bundle (manifest.json), not a "
                            f"checkpoint: the torch backend takes a checkpoint directory "
                            f"(config.json, model.safetensors); run bundles with --backend "
                            f"onnxruntime or --backend tensorrt")
-    return TorchBackend(WorldModel.from_pretrained(path, device=device), device,
-                        compile=compile, cuda_graphs=cuda_graphs)
+    loader = checkpoint_loader()
+    if loader is None:
+        raise Incompatible("the torch backend has no checkpoint loader registered: call "
+                           "latentstage.model.providers.install() once (the latentstage CLI "
+                           "does), or register one with runtime.providers."
+                           "provide_checkpoint_loader")
+    return TorchBackend(loader(source, device), device, compile=compile,
+                        cuda_graphs=cuda_graphs)

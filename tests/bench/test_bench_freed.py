@@ -8,7 +8,7 @@ import math
 import pytest
 
 from latentstage.bench.freed import run_bench, tracked_cameras
-from latentstage.runtime.hub import Hub
+from latentstage.runtime.core import ServingCore
 from latentstage.runtime.types import Limits
 
 
@@ -29,9 +29,9 @@ def test_bench_freed_measures_each_budget(tiny_checkpoint, tmp_path):
     try:
         limits = Limits(max_width=64, max_height=64, max_sessions=4, max_worlds=4,
                         memory_capacity=8192)
-        hub = Hub.load(str(tiny_checkpoint(tmp_path / "ckpt")), "torch", "cpu", limits,
+        core = ServingCore.load(str(tiny_checkpoint(tmp_path / "ckpt")), "torch", "cpu", limits,
                        tmp_path / "snaps")
-        runs = run_bench(hub, [25.0, 60.0], tracker_hz=100.0, seconds=1.0, warmup_s=0.3,
+        runs = run_bench(core, [25.0, 60.0], tracker_hz=100.0, seconds=1.0, warmup_s=0.3,
                          size=(64, 48))
     finally:
         torch.set_num_threads(threads)

@@ -12,7 +12,7 @@ from latentstage.engine_bridge import client as C
 from latentstage.engine_bridge.paths import read_path
 from latentstage.runtime import conventions as cv
 from latentstage.runtime.camera import Intrinsics, look_at
-from latentstage.runtime.hub import Hub
+from latentstage.runtime.core import ServingCore
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.types import Limits
 from latentstage.v1 import service_pb2 as pb
@@ -27,9 +27,9 @@ def server(tiny_checkpoint, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("bridge")
-    hub = Hub.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
+    core = ServingCore.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
                    Limits(max_width=256, max_height=256, memory_capacity=8192), tmp / "snaps")
-    with ServerThread(hub, ServerConfig(port=0)) as st:
+    with ServerThread(core, ServerConfig(port=0)) as st:
         yield st
     torch.set_num_threads(threads)
 

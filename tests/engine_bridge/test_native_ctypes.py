@@ -15,7 +15,7 @@ import pytest
 from latentstage.engine_bridge import client as C
 from latentstage.engine_bridge import native_client as N
 from latentstage.runtime import conventions as cv
-from latentstage.runtime.hub import Hub
+from latentstage.runtime.core import ServingCore
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.types import Limits
 
@@ -41,9 +41,9 @@ def server(tiny_checkpoint, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("native")
-    hub = Hub.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
+    core = ServingCore.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
                    Limits(max_width=256, max_height=256, memory_capacity=8192), tmp / "snaps")
-    with ServerThread(hub, ServerConfig(port=0)) as st:
+    with ServerThread(core, ServerConfig(port=0)) as st:
         yield st
     torch.set_num_threads(threads)
 
@@ -125,11 +125,11 @@ def test_bearer_token_and_tls(tiny_checkpoint, lib, tmp_path):
     tokens.write_text("secret\n")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    hub = Hub.load(str(tiny_checkpoint(tmp_path / "ckpt")), "torch", "cpu",
+    core = ServingCore.load(str(tiny_checkpoint(tmp_path / "ckpt")), "torch", "cpu",
                    Limits(max_width=256, max_height=256, memory_capacity=8192), tmp_path / "s")
     config = ServerConfig(port=0, tls_cert=cert, tls_key=key, token_file=tokens)
     try:
-        with ServerThread(hub, config) as st:
+        with ServerThread(core, config) as st:
             target, roots = f"localhost:{st.port}", cert.read_bytes()
             for token, words in ((None, "missing"), ("wrong", "invalid")):
                 with pytest.raises(N.NativeError, match=words) as err:
@@ -169,12 +169,12 @@ def test_a_tracked_camera_is_watched_through_the_c_abi(tiny_checkpoint, lib, tmp
     from latentstage.runtime import freed
     from latentstage.runtime import freed_config as fc
 
-    hub = Hub.load(str(tiny_checkpoint(tmp_path / "ckpt")), "torch", "cpu",
+    core = ServingCore.load(str(tiny_checkpoint(tmp_path / "ckpt")), "torch", "cpu",
                    Limits(max_width=256, max_height=256, memory_capacity=8192), tmp_path / "s")
     config = fc.single_camera("127.0.0.1:0", camera_id=9, world="procedural:2:indoor",
                               lens="builtin:default", name="stage-a")
-    with ServerThread(hub, ServerConfig(port=0, freed=config)) as st:
-        port = st.hub.tracker.cameras["stage-a"].listener.port
+    with ServerThread(core, ServerConfig(port=0, freed=config)) as st:
+        port = st.core.tracker.cameras["stage-a"].listener.port
         packet = freed.encode(freed.FreeDPacket(9, pan_deg=-20.0, tilt_deg=3.0, z_mm=1500.0,
                                                 zoom=800))
         with N.NativeClient(st.target, library=lib) as client, \

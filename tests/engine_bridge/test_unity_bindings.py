@@ -29,7 +29,7 @@ from latentstage.engine_bridge import client as C
 from latentstage.runtime import conventions as cv
 from latentstage.runtime import freed
 from latentstage.runtime import freed_config as fc
-from latentstage.runtime.hub import Hub
+from latentstage.runtime.core import ServingCore
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.types import Limits
 from latentstage.v1 import camera_pb2 as cpb
@@ -76,13 +76,13 @@ def server(tiny_checkpoint, tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("unity_server")
-    hub = Hub.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
+    core = ServingCore.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
                    Limits(max_width=256, max_height=256, memory_capacity=8192), tmp / "snaps")
     freed = fc.from_dict({
         "worlds": {"tracked": {"procedural": {"seed": 0, "kind": "outdoor"}}},
         "cameras": [{"name": TRACKED, "freed_camera_id": 1, "listen": "127.0.0.1:0",
                      "world": "tracked", "lens": "builtin:default"}]})
-    with ServerThread(hub, ServerConfig(port=0, freed=freed)) as st:
+    with ServerThread(core, ServerConfig(port=0, freed=freed)) as st:
         yield st
     torch.set_num_threads(threads)
 
@@ -265,7 +265,7 @@ def native_library() -> Path:
 def test_bindings_against_a_server(mono_exe, native_library, server, tmp_path):
     library = native_library
     refs = write_references(server.target, tmp_path / "refs")
-    write_tracker(refs, server.hub.tracker.cameras[TRACKED].listener.port)
+    write_tracker(refs, server.core.tracker.cameras[TRACKED].listener.port)
     proc = run_mono(mono_exe, "test", server.target, str(refs), env=harness.run_env(library))
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output

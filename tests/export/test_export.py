@@ -28,7 +28,7 @@ from latentstage.runtime.backends.bundle import (
 )
 from latentstage.runtime.errors import Incompatible, InvalidInput, NotFound
 from latentstage.runtime.memory import LatentMemory, LatentSpec, MemoryConfig
-from latentstage.runtime.pipeline import FramePipeline
+from latentstage.runtime.pipeline import FrameStep, seed_memory
 
 SIZE = (64, 64)
 CPU = torch.device("cpu")
@@ -152,9 +152,11 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def _session(backend, frame, poses) -> tuple[list[torch.Tensor], int]:
     memory = LatentMemory(backend.latent_spec(), MemoryConfig(capacity=16_384), device=CPU,
                           model_id=backend.model_id)
-    pipe = FramePipeline(backend, memory, steps=2, seed=11)
-    pipe.seed_world(frame.rgb[0], frame.depth, frame.intrinsics, frame.c2w, sky=frame.sky)
-    frames = [pipe.step(frame.intrinsics, pose, i).rgb.clone() for i, pose in enumerate(poses)]
+    step = FrameStep(backend, memory, seed=11)
+    seed_memory(backend, memory, frame.rgb[0], frame.depth,
+                memory.camera(frame.intrinsics, frame.c2w), sky=frame.sky)
+    frames = [step(memory.camera(frame.intrinsics, pose), i, 2).rgb.clone()
+              for i, pose in enumerate(poses)]
     return frames, len(memory)
 
 

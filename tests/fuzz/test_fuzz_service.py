@@ -18,8 +18,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from latentstage.engine_bridge import client as C
+from latentstage.runtime.core import ServingCore
 from latentstage.runtime.guards import Guards
-from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.types import Limits
 from latentstage.v1 import service_pb2 as pb
@@ -41,10 +41,11 @@ def server(tiny_checkpoint, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz-service")
     limits = Limits(max_width=64, max_height=64, max_sessions=4, max_worlds=6,
                     memory_capacity=4096)
-    hub = Hub.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu", limits, tmp / "snaps")
+    core = ServingCore.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu", limits,
+                            tmp / "snaps")
     config = ServerConfig(port=0, snapshot_dir=tmp / "snaps",
                           guards=Guards(idle_timeout_s=5, sessions_per_peer=0))
-    with ServerThread(hub, config) as st_:
+    with ServerThread(core, config) as st_:
         yield st_
     torch.set_num_threads(threads)
 
@@ -135,9 +136,9 @@ def _healthy(server) -> None:
             frame = s.render(C.unreal_pose(1, (0, 0, 170), rotator=(0, 10, 0)), 30)
             assert frame.frame_id == 1 and len(C.frame_pixels(frame)) == 24
         deadline = time.monotonic() + 10
-        while server.hub.session_count and time.monotonic() < deadline:
+        while server.core.session_count and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert server.hub.session_count == 0 and client.server_info().sessions == 0
+        assert server.core.session_count == 0 and client.server_info().sessions == 0
 
 
 @fuzz_settings(0.3)
@@ -160,4 +161,4 @@ def test_random_batches_leave_the_server_healthy(server, batch):
 
 def test_the_health_check_itself_passes_on_a_fresh_server(server):
     _healthy(server)
-    assert np.isfinite(server.hub.memory_bytes())
+    assert np.isfinite(server.core.memory_bytes())

@@ -93,19 +93,19 @@ def test_the_seed_view_survives_a_loop_only_with_trust(model, yield_ratio):
     from latentstage.model.data import DEFAULT_FOV
     from latentstage.runtime.camera import Intrinsics
     from latentstage.runtime.memory import LatentMemory, MemoryConfig
-    from latentstage.runtime.pipeline import FramePipeline
+    from latentstage.runtime.pipeline import FrameStep, seed_memory
 
     case = EvalCase(EVAL_SEED_BASE + 17, "indoor", "loop", 120)
     size = tuple(model.config.native_size)
     gt = render_ground_truth(case, size, 8, torch.device("cpu"))
     k = Intrinsics.from_fov(DEFAULT_FOV, *size)
     memory = LatentMemory(model.latent_spec(), MemoryConfig(yield_ratio=yield_ratio))
-    pipe = FramePipeline(model, memory)
-    pipe.seed_world(gt["rgb"][0].float() / 255, gt["depth"][0], k, gt["c2w"][0],
-                    sky=gt["sky"][0])
+    step = FrameStep(model, memory)
+    seed_memory(model, memory, gt["rgb"][0].float() / 255, gt["depth"][0],
+                memory.camera(k, gt["c2w"][0]), sky=gt["sky"][0])
     before = memory.readout(memory.camera(k, gt["c2w"][0]))
     for i in range(1, case.frames):
-        pipe.step(k, gt["c2w"][i], i)
+        step(memory.camera(k, gt["c2w"][i]), i, 2)
     after = memory.readout(memory.camera(k, gt["c2w"][0]))
     moved = float((after.features - before.features).pow(2).mean())
     if yield_ratio > 0:

@@ -77,16 +77,18 @@ def test_rgb_baseline_gets_the_latent_memory_write_policy(model, loop):
     from latentstage.model.data import DEFAULT_FOV
     from latentstage.model.eval import _Conditioner
     from latentstage.runtime.camera import Intrinsics
-    from latentstage.runtime.pipeline import write_confidence
+    from latentstage.runtime.conditioning import write_confidence
+    from latentstage.runtime.rays import FrameCamera
 
     _, gt = loop
     k = Intrinsics.from_fov(DEFAULT_FOV, *SIZE)
     cond = _Conditioner("rgb", model, CPU)
+    camera = FrameCamera.of(k, gt["c2w"][0], cond.stride)
     rgb0 = gt["rgb"][0].float() / 255
-    cond.write(None, gt["depth"][0], rgb0, k, gt["c2w"][0], sky=gt["sky"][0])
+    cond.write(None, gt["depth"][0], rgb0, camera, sky=gt["sky"][0])
     first = len(cond.rgb)
-    readout = cond.readout(k, gt["c2w"][0])
-    cond.write(None, gt["depth"][0], rgb0, k, gt["c2w"][0], sky=gt["sky"][0],
+    readout = cond.readout(camera)
+    cond.write(None, gt["depth"][0], rgb0, camera, sky=gt["sky"][0],
                confidence=write_confidence(readout, 1.0))
     assert len(cond.rgb) - first < 0.1 * first
 

@@ -26,7 +26,7 @@ def test_every_layer_contract_is_kept():
 
 
 def test_a_contract_the_code_breaks_is_reported(tmp_path):
-    """The hub imports torch: a contract forbidding it to the servicer's neighbour fails."""
+    """The core imports torch: a contract forbidding it to the servicer's neighbour fails."""
     config = tmp_path / "contracts.toml"
     config.write_text('''
 [tool.importlinter]
@@ -34,12 +34,12 @@ root_packages = ["latentstage.runtime"]
 include_external_packages = true
 
 [[tool.importlinter.contracts]]
-name = "hub without torch"
+name = "core without torch"
 type = "forbidden"
-source_modules = ["latentstage.runtime.hub"]
+source_modules = ["latentstage.runtime.core"]
 forbidden_modules = ["torch"]
 ''')
     out = _lint("--config", str(config))
     assert out.returncode == 1, out.stdout[-2000:]
-    assert "hub without torch BROKEN" in " ".join(out.stdout.split())
-    assert "latentstage.runtime.hub -> torch" in out.stdout
+    assert "core without torch BROKEN" in " ".join(out.stdout.split())
+    assert "latentstage.runtime.core -> torch" in out.stdout

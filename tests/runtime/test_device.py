@@ -114,7 +114,7 @@ def test_the_hub_tells_the_policy_when_sessions_open_and_close(ckpt, tmp_path, m
     import numpy as np
 
     from latentstage.runtime.camera import Intrinsics, look_at
-    from latentstage.runtime.hub import Hub
+    from latentstage.runtime.core import ServingCore
     from latentstage.runtime.types import (
         EmptySource,
         Encoding,
@@ -129,28 +129,28 @@ def test_the_hub_tells_the_policy_when_sessions_open_and_close(ckpt, tmp_path, m
 
     monkeypatch.delenv(D.THREADS_ENV, raising=False)
     monkeypatch.setattr(D, "usable_cores", lambda: 4)
-    hub = Hub.load(str(ckpt), "torch", "cpu", Limits(max_width=64, max_height=64),
+    core = ServingCore.load(str(ckpt), "torch", "cpu", Limits(max_width=64, max_height=64),
                    tmp_path / "snaps")
     settings = StreamSettings(64, 64, Encoding.RAW_RGB8, 90, 0.0, 1, 0)
 
     async def run():
         open_one = OpenRequest(settings, new_world=WorldSpec(EmptySource(), "t", keep=False))
-        first = await hub.open_session(open_one)
-        assert hub.threads.sessions == 1 and hub.threads.wanted == 2
-        others = [await hub.open_session(OpenRequest(settings, world_id=first.world.world_id))
+        first = await core.open_session(open_one)
+        assert core.threads.sessions == 1 and core.threads.wanted == 2
+        others = [await core.open_session(OpenRequest(settings, world_id=first.world.world_id))
                   for _ in range(4)]
-        assert hub.threads.sessions == 5 and hub.threads.wanted == 1
+        assert core.threads.sessions == 5 and core.threads.wanted == 1
         c2w = look_at(np.array([0.0, 0.0, 1.6]), np.array([3.0, 0.0, 1.6]))
         k = Intrinsics.from_fov(70.0, 64, 64)
         plan = FramePlan(PoseIn(0, 0, None, c2w, k, None, 0), c2w, Rung.FULL, 1, True, 0.0, 0)
-        threads = await hub.worker.run_model(lambda: (first.step(plan), torch.get_num_threads()))
+        threads = await core.worker.run_model(lambda: (first.step(plan), torch.get_num_threads()))
         assert threads[1] == 1  # applied on the model thread before the frame
         for handle in others:
-            hub.close_session(handle)
-        assert hub.threads.sessions == 1 and hub.threads.wanted == 2
-        hub.close_session(first)
+            core.close_session(handle)
+        assert core.threads.sessions == 1 and core.threads.wanted == 2
+        core.close_session(first)
 
     try:
         asyncio.run(run())
     finally:
-        hub.shutdown()
+        core.shutdown()

@@ -20,8 +20,8 @@ from latentstage.runtime import freed
 from latentstage.runtime import freed_config as fc
 from latentstage.runtime import lens_calibration as L
 from latentstage.runtime.camera import ResolutionBounds
+from latentstage.runtime.core import ServingCore
 from latentstage.runtime.errors import Incompatible, NotFound
-from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import ServerConfig, ServerThread
 from latentstage.runtime.tracking import DropReason, Tracker
 from latentstage.runtime.types import EventKind, Limits
@@ -79,7 +79,7 @@ class Sender:
 
 # ----- a bare tracker --------------------------------------------------------------------------
 class RecordingRunner:
-    """Stands in for a SessionRunner: records what the tracker submits and queues."""
+    """Stands in for a Scheduler: records what the tracker submits and queues."""
 
     def __init__(self, session_id: str = "s1"):
         self.session_id, self.world_id = session_id, "w1"
@@ -186,10 +186,10 @@ def server(ckpt, tmp_path_factory):
     snaps = tmp_path_factory.mktemp("snaps")
     limits = Limits(max_width=256, max_height=256, max_sessions=8, max_worlds=4,
                     memory_capacity=8192)
-    hub = Hub.load(str(ckpt), "torch", "cpu", limits, snaps)
+    core = ServingCore.load(str(ckpt), "torch", "cpu", limits, snaps)
     cameras = (camera("main", 0), camera("unreal", 1, preset="unreal"),
                camera("nolens", 2, lens=None), camera("stream", 3))
-    st = ServerThread(hub, ServerConfig(port=0, snapshot_dir=snaps,
+    st = ServerThread(core, ServerConfig(port=0, snapshot_dir=snaps,
                                         freed=fc.FreeDConfig(cameras))).start()
     yield st
     st.stop()
@@ -197,7 +197,7 @@ def server(ckpt, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sender(server):
-    s = Sender(server.hub.tracker.cameras["main"].listener.port)
+    s = Sender(server.core.tracker.cameras["main"].listener.port)
     yield s
     s.close()
 
@@ -211,7 +211,7 @@ def test_server_info_lists_the_tracked_cameras(server):
         cams = tracked(client)
         worlds = {w.world_id: w for w in client.list_worlds().worlds}
     assert set(cams) == {"main", "unreal", "nolens", "stream"}
-    port = server.hub.tracker.cameras["main"].listener.port
+    port = server.core.tracker.cameras["main"].listener.port
     assert cams["unreal"].freed_camera_id == 1 and cams["unreal"].listen == f"127.0.0.1:{port}"
     assert len({c.world_id for c in cams.values()}) == 1  # one world, shared
     assert worlds[cams["main"].world_id].name == "stage"
@@ -324,7 +324,7 @@ def test_the_unreal_preset_renders_as_the_pose_unreal_sends_over_grpc(server):
 
     location_cm = (s24(14) / 640, s24(11) / 640, s24(17) / 640)  # Unreal X = FreeD Y
     rotator = (s24(5) / 32768, s24(2) / 32768, s24(8) / 32768)  # pitch, yaw, roll
-    sender = Sender(server.hub.tracker.cameras["unreal"].listener.port)
+    sender = Sender(server.core.tracker.cameras["unreal"].listener.port)
     try:
         with C.SyncClient(server.target) as client:
             with client.session(C.watch_message("unreal", SIZE, "raw", prediction=False)) as w:
@@ -396,19 +396,19 @@ def test_a_100hz_stream_for_10s_with_a_frame_consumer(server, record_property, m
     """A tracker at 100 Hz for 10 s, one watching session reading every frame: frames arrive
     in order, every packet is either rendered or counted as skipped, and latency, skipped
     poses and memory are reported per third of the run and stay flat (no queue grows)."""
-    from latentstage.runtime.session import WorldSession
+    from latentstage.runtime.world_camera import WorldCamera
 
-    step = WorldSession.step
+    step = WorldCamera.step
 
     def slow_step(self, plan):  # at most ~40 frames/s, as a real model at 100 Hz would be
         time.sleep(0.025)
         return step(self, plan)
 
-    monkeypatch.setattr(WorldSession, "step", slow_step)
+    monkeypatch.setattr(WorldCamera, "step", slow_step)
     rate_hz, seconds = 100, 10.0
     poses = orbit(int(rate_hz * seconds))
     packets = [freed.encode(freed.pose_to_freed(c2w, camera_id=3)) for c2w in poses]
-    tracker = server.hub.tracker
+    tracker = server.core.tracker
     sender = Sender(tracker.cameras["stream"].listener.port)
     sent_ns: dict[int, int] = {}
     samples: list[tuple[float, int, int]] = []  # (seconds, rss bytes, tracker tasks in flight)

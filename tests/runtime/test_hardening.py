@@ -23,10 +23,10 @@ from support import start_server as start
 
 from latentstage.engine_bridge import client as C
 from latentstage.runtime import snapshot as snap
+from latentstage.runtime.core import ServingCore
 from latentstage.runtime.encoding import decode_depth, decode_image
 from latentstage.runtime.errors import CorruptFile, Incompatible, InvalidInput
 from latentstage.runtime.guards import Guards
-from latentstage.runtime.hub import Hub
 from latentstage.runtime.server import (
     ServerConfig,
     insecure_bind_warnings,
@@ -128,7 +128,7 @@ def test_a_poisoned_snapshot_is_refused_before_a_world_exists(client, server, sa
         assert code == grpc.StatusCode.INVALID_ARGUMENT, details
         assert field in details and len(details) < 1000
     listing = client.list_worlds()  # was UNKNOWN for every client after one poisoned upload
-    assert len(listing.worlds) == before and server.hub.session_count == 0
+    assert len(listing.worlds) == before and server.core.session_count == 0
     fresh = client.create_world(C.empty_world())  # the world limit is not filled
     client.delete_world(fresh.world_id)
 
@@ -137,13 +137,13 @@ def test_a_world_whose_reply_cannot_be_built_is_never_registered(client, server)
     def broken_reply(info):
         raise ValueError("uint64 field out of range")
 
-    hub = server.hub
-    before = len(hub.store)
+    core = server.core
+    before = len(core.store)
     from latentstage.runtime.types import EmptySource, WorldSpec
 
     with pytest.raises(ValueError):
-        server.call(hub.create_world(WorldSpec(EmptySource()), None, broken_reply))
-    assert len(hub.store) == before
+        server.call(core.create_world(WorldSpec(EmptySource()), None, broken_reply))
+    assert len(core.store) == before
 
 
 def test_byte_flipped_snapshots_never_load(tmp_path):
@@ -342,7 +342,7 @@ def test_idle_sessions_are_closed_and_free_their_slots(ckpt, tmp_path):
                 assert closing.event.kind == pb.EVENT_KIND_SESSION_CLOSED
                 assert "no Pose or Control for 1 s" in closing.event.message
                 assert s.recv(10) is None  # and the stream ends
-            assert wait_until(lambda: st.hub.session_count == 0)
+            assert wait_until(lambda: st.core.session_count == 0)
             with client.session(open_msg(seed_world(), lockstep=True)) as s:  # a slot is free
                 for i in range(3):  # a session that keeps sending stays open
                     assert s.render(pose(i), 30).frame_id == i
@@ -411,7 +411,7 @@ def test_a_cancelled_session_frees_its_slot_before_the_next_open(ckpt, tmp_path)
             return await asyncio.gather(*[cycles(100) for _ in range(4)])
 
         assert asyncio.run(clients()) == [0, 0, 0, 0]
-        assert wait_until(lambda: st.hub.session_count == 0)
+        assert wait_until(lambda: st.core.session_count == 0)
     finally:
         st.stop()
 
@@ -441,7 +441,7 @@ def test_bad_metadata_types_in_a_named_snapshot_are_a_clear_error(client, server
     world = client.create_world(seed_world())
     saved = client.save_world(world.world_id, "typed", return_data=True)
     client.delete_world(world.world_id)
-    path = server.hub.store.snapshot_path("typed")
+    path = server.core.store.snapshot_path("typed")
     path.write_bytes(resign(saved.data, lambda m: m.update(latent_spec="channels=4")))
     code, details = code_of(lambda: client.load_world(name="typed"))
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "latent_spec" in details
@@ -454,7 +454,7 @@ def test_stale_temp_files_are_removed_at_start(ckpt, tmp_path):
     stale = [tmp_path / ".real.safetensors.abc123.tmp", tmp_path / "tmpk2j3_x.upload"]
     for p in stale:
         p.write_bytes(b"\0" * 1000)
-    Hub.load(str(ckpt), "torch", "cpu", Limits(memory_capacity=8192), tmp_path).shutdown()
+    ServingCore.load(str(ckpt), "torch", "cpu", Limits(memory_capacity=8192), tmp_path).shutdown()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["real.safetensors"]
 
 
@@ -474,15 +474,15 @@ def test_a_save_fsyncs_the_folder_after_the_rename(tmp_path, monkeypatch):
 def test_save_world_overwrites_only_when_asked(client, server):
     world = client.create_world(seed_world())
     first = client.save_world(world.world_id, "once")
-    before = server.hub.store.snapshot_path("once").read_bytes()
+    before = server.core.store.snapshot_path("once").read_bytes()
     with client.session(open_msg(world.world_id, lockstep=True)) as s:
         s.render(pose(1, lens=C.lens_fov(60)), 30)  # the world changes
     code, details = code_of(lambda: client.save_world(world.world_id, "once"))
     assert code == grpc.StatusCode.FAILED_PRECONDITION and "already exists" in details
-    assert server.hub.store.snapshot_path("once").read_bytes() == before
+    assert server.core.store.snapshot_path("once").read_bytes() == before
     second = client.save_world(world.world_id, "once", overwrite=True)
     assert second.name == first.name
-    assert server.hub.store.snapshot_path("once").read_bytes() != before
+    assert server.core.store.snapshot_path("once").read_bytes() != before
     client.delete_world(world.world_id)
 
 

@@ -10,28 +10,26 @@ import pytest
 
 from latentstage.runtime.camera import Intrinsics, look_at
 from latentstage.runtime.conventions import extrapolate_pose
+from latentstage.runtime.policy import CostModel, choose_rung, predict_pose
 from latentstage.runtime.scheduler import (
-    CostModel,
     ModelWorker,
     OutboundQueue,
     PoseSlot,
-    RunnerConfig,
-    SessionRunner,
-    choose_rung,
-    predict_pose,
+    Scheduler,
+    SchedulerConfig,
 )
 from latentstage.runtime.types import (
     Encoding,
     EventKind,
     EventOut,
+    Frame,
     FrameOut,
-    FrameResult,
     MemoryInfo,
     Pacing,
     PoseIn,
     Rung,
-    StageTiming,
     StreamSettings,
+    Timing,
 )
 
 K = Intrinsics.from_fov(70, 16, 16)
@@ -55,15 +53,15 @@ class FakeModel:
         self.plans.append(plan)
         if self.sleep_s:
             time.sleep(self.sleep_s)
-        timing = StageTiming(0.0, READOUT, plan.steps * PER_STEP, DECODE,
+        timing = Timing(0.0, READOUT, plan.steps * PER_STEP, DECODE,
                              WRITE if plan.write else 0.0)
         rgb = np.full((K.height, K.width, 3), plan.pose.frame_id % 256, np.uint8)
-        return FrameResult(rgb, timing, MemoryInfo(points=len(self.plans)))
+        return Frame(rgb, timing, MemoryInfo(points=len(self.plans)))
 
 
 def measured(steps: int = 2) -> CostModel:
     costs = CostModel()
-    costs.observe(steps, True, StageTiming(0.0, READOUT, steps * PER_STEP, DECODE, WRITE))
+    costs.observe(steps, True, Timing(0.0, READOUT, steps * PER_STEP, DECODE, WRITE))
     return costs
 
 
@@ -90,7 +88,7 @@ def test_ladder_skips_the_fewer_steps_rung_at_one_step():
 
 def test_cost_model_keeps_the_generator_estimate_through_memory_only_frames():
     costs = measured()
-    costs.observe(0, False, StageTiming(0.0, READOUT, 0.0, DECODE, 0.0))
+    costs.observe(0, False, Timing(0.0, READOUT, 0.0, DECODE, 0.0))
     assert costs.per_step == pytest.approx(PER_STEP)
     assert costs.estimate(2, True) == pytest.approx(READOUT + 2 * PER_STEP + DECODE + WRITE)
 
@@ -150,7 +148,7 @@ def test_lockstep_slot_makes_the_reader_wait_when_full():
 
 
 def _frame(i: int) -> FrameOut:
-    from latentstage.runtime.types import EncodedImage, Timing
+    from latentstage.runtime.types import EncodedImage
 
     p = pose(i)
     img = EncodedImage(Encoding.RAW_RGB8, 1, 1, 3, b"\0\0\0")
@@ -182,8 +180,8 @@ def test_outbound_queue_drops_old_frames_for_a_slow_reader_but_keeps_events():
 def _runner(model, pacing=Pacing.REALTIME, fps=0.0, steps=2, predict=False, **cfg):
     settings = StreamSettings(16, 16, Encoding.RAW_RGB8, target_fps=fps, steps=steps,
                               pacing=pacing, predict=predict)
-    return SessionRunner("s", "w", model, ModelWorker(1), settings,
-                         config=RunnerConfig(**cfg))
+    return Scheduler("s", "w", model, ModelWorker(1), settings,
+                         config=SchedulerConfig(**cfg))
 
 
 async def _drain(runner):

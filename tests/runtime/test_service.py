@@ -75,7 +75,7 @@ def status(exc_info) -> tuple[grpc.StatusCode, str]:
 # ----- info and standard services ---------------------------------------------------------------
 def test_server_info(client, server):
     info = client.server_info()
-    assert info.model_id == server.hub.model.model_id and info.backend == "torch"
+    assert info.model_id == server.core.model.model_id and info.backend == "torch"
     assert info.device.startswith("cpu") and info.latent_stride == 8
     assert info.limits.max_width == 256 and info.limits.max_send_bytes >= 256 * 256 * 4
     assert cpb.CONVENTION_UNREAL in info.conventions and pb.ENCODING_JPEG in info.encodings
@@ -159,20 +159,20 @@ def test_lockstep_frames_match_the_in_process_runtime(server):
         frames = [s.render(p, timeout=30) for p in poses]
         assert not s.errors
 
-    hub = server.hub
-    request, edge = open_from_proto(msg, hub.limits, 8, 2)
+    core = server.core
+    request, edge = open_from_proto(msg, core.limits, 8, 2)
 
     async def in_process():
-        handle = await hub.open_session(request)
+        handle = await core.open_session(request)
         try:
             out = []
             for p in poses:
                 pose = pose_from_proto(p, edge)
                 plan = FramePlan(pose, pose.c2w, Rung.FULL, 2, True)
-                out.append((await hub.worker.run_model(handle.step, plan)).rgb)
+                out.append((await core.worker.run_model(handle.step, plan)).pixels)
             return out
         finally:
-            hub.close_session(handle)
+            core.close_session(handle)
 
     reference = server.call(in_process(), timeout=120)
     assert [f.frame_id for f in frames] == [p.frame_id for p in poses]
@@ -234,13 +234,13 @@ def test_a_bad_or_missing_open_ends_the_stream_with_a_status(server, messages, c
         asyncio.run(_first_reply(server.target, messages))
     assert status(err)[0] == code
     assert needle in status(err)[1]
-    assert server.hub.session_count == 0
+    assert server.core.session_count == 0
 
 
 def test_a_stream_that_never_opens_is_ended(ckpt, tmp_path):
-    from latentstage.runtime.scheduler import RunnerConfig
+    from latentstage.runtime.scheduler import SchedulerConfig
 
-    st = start(ckpt, tmp_path, config={"runner": RunnerConfig(open_timeout_s=0.3)})
+    st = start(ckpt, tmp_path, config={"runner": SchedulerConfig(open_timeout_s=0.3)})
     try:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             asyncio.run(_first_reply(st.target, [], half_close=False))
@@ -297,7 +297,7 @@ def test_more_sessions_than_allowed_is_resource_exhausted(ckpt, tmp_path):
 
 
 def test_an_oversized_message_is_refused_and_other_sessions_carry_on(client, server):
-    limit = server.hub.limits.max_receive_bytes
+    limit = server.core.limits.max_receive_bytes
     msg = open_msg(seed_world(), lockstep=True, lens=C.lens_fov(FOV))
     with client.session(msg) as calm:
         huge = C.unreal_pose(1, (0, 0, 0), rotator=(0, 0, 0))
@@ -317,16 +317,16 @@ def test_an_oversized_message_is_refused_and_other_sessions_carry_on(client, ser
 
 
 def test_a_3840x2160_raw_frame_fits_the_default_message_limits(ckpt, tmp_path, monkeypatch):
-    from latentstage.runtime.session import WorldSession
-    from latentstage.runtime.types import FrameResult, MemoryInfo, StageTiming
+    from latentstage.runtime.types import Frame, MemoryInfo, Timing
+    from latentstage.runtime.world_camera import WorldCamera
 
     def constant_frame(self, plan):  # the transport is under test here, not the model
         k = plan.pose.intrinsics
         rgb = np.zeros((k.height, k.width, 3), np.uint8)
         rgb[-1, -1] = (1, 2, 3)
-        return FrameResult(rgb, StageTiming(), MemoryInfo())
+        return Frame(rgb, Timing(), MemoryInfo())
 
-    monkeypatch.setattr(WorldSession, "step", constant_frame)
+    monkeypatch.setattr(WorldCamera, "step", constant_frame)
     st = start(ckpt, tmp_path, max_width=3840, max_height=2160)  # `latentstage serve` defaults
     try:
         with C.SyncClient(st.target) as client:
@@ -334,8 +334,8 @@ def test_a_3840x2160_raw_frame_fits_the_default_message_limits(ckpt, tmp_path, m
                                  lockstep=True, lens=C.lens_fov(FOV))
             with client.session(msg) as s:
                 frame = s.render(C.opencv_pose(1, look_at([0, 0, 1.6], [1, 0, 1.6])), 60)
-        assert len(frame.image.data) == 3840 * 2160 * 4 == st.hub.limits.max_frame_bytes
-        assert frame.image.stride == 3840 * 4 and st.hub.limits.max_send_bytes > 3840 * 2160 * 4
+        assert len(frame.image.data) == 3840 * 2160 * 4 == st.core.limits.max_frame_bytes
+        assert frame.image.stride == 3840 * 4 and st.core.limits.max_send_bytes > 3840 * 2160 * 4
         assert tuple(C.frame_pixels(frame)[-1, -1]) == (1, 2, 3)
     finally:
         st.stop()
@@ -365,10 +365,10 @@ def test_connect_disconnect_cycles_free_their_sessions(client, server):
     before = _rss_bytes()
     asyncio.run(cycles(200))
     deadline = time.monotonic() + 10
-    while server.hub.session_count and time.monotonic() < deadline:
+    while server.core.session_count and time.monotonic() < deadline:
         time.sleep(0.05)
     grown = _rss_bytes() - before
-    assert server.hub.session_count == 0 and client.server_info().sessions == 0
+    assert server.core.session_count == 0 and client.server_info().sessions == 0
     assert len(server.running.servicer.runners) == 0
     assert grown < 20 * 2**20, f"process memory grew {grown / 2**20:.1f} MiB over 200 cycles"
     info = [w for w in client.list_worlds().worlds if w.world_id == world][0]
@@ -565,15 +565,15 @@ def test_realtime_sessions_predict_the_pose_at_display_time(client):
 def test_the_server_answers_while_a_frame_is_generated(client, server, monkeypatch):
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from latentstage.runtime.session import WorldSession
+    from latentstage.runtime.world_camera import WorldCamera
 
-    real = WorldSession.step
+    real = WorldCamera.step
 
     def slow(self, plan):
         time.sleep(1.0)
         return real(self, plan)
 
-    monkeypatch.setattr(WorldSession, "step", slow)
+    monkeypatch.setattr(WorldCamera, "step", slow)
     msg = open_msg(seed_world(), lockstep=True, lens=C.lens_fov(FOV))
     with client.session(msg) as s, grpc.insecure_channel(server.target) as channel:
         s.send(C.unreal_pose(1, (0, 0, 170), rotator=(0, 0, 0)))

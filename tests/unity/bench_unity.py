@@ -55,11 +55,13 @@ def parse(output: str) -> tuple[dict[str, list[int]], tuple[int, int, int] | Non
 
 def run(args: argparse.Namespace) -> dict:
     from latentstage.bench.serve import tiny_checkpoint
-    from latentstage.runtime.hub import Hub
+    from latentstage.model.providers import install
+    from latentstage.runtime.core import ServingCore
     from latentstage.runtime.server import ServerConfig, ServerThread
     from latentstage.runtime.sizes import parse_size
     from latentstage.runtime.types import Limits
 
+    install()  # the model package's checkpoint loader, as the CLI registers it
     found = harness.tools()
     library = harness.native_library()
     if not (found["mcs"] and found["mono"] and found["cc"]) or library is None:
@@ -72,14 +74,14 @@ def run(args: argparse.Namespace) -> dict:
         tmp = Path(tmp)
         exe = harness.compile_tests(tmp / "cs", found["mcs"])
         c_exe = harness.compile_c_bench(tmp / "c", library, found["cc"])
-        hub = Hub.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
+        core = ServingCore.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
                        Limits(max_width=max(width, 256), max_height=max(height, 256),
                               memory_capacity=65536), tmp / "snaps")
         env = harness.run_env(library)
         pooled = {"c": {op: [] for op in OPS}, "cs": {op: [] for op in OPS}}
         per_round: dict[str, list[float]] = {"c": [], "cs_raw": [], "cs": []}  # frame medians
         allocs = []
-        with ServerThread(hub, ServerConfig(port=0)) as server:
+        with ServerThread(core, ServerConfig(port=0)) as server:
             common = [server.target, str(width), str(height), str(args.frames)]
             for r in range(args.rounds):
                 for kind, cmd in (("c", [str(c_exe), *common]),

@@ -1,8 +1,9 @@
-"""The runtime behind the gRPC servicer: one model, one model thread, the worlds, the sessions.
+"""The serving core behind the gRPC servicer: one model, one model thread, the worlds, the
+sessions.
 
 The servicer (:mod:`.service`) never imports this module (it holds torch); the server
-(:mod:`.server`) builds a :class:`Hub` and hands it over. Every method that runs the model
-runs it on the :class:`~.scheduler.ModelWorker` thread.
+(:mod:`.server`) builds a :class:`ServingCore` and hands it over. Every method that runs the
+model runs it on the :class:`~.scheduler.ModelWorker` thread.
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from latentstage.runtime.device import ThreadPolicy, configure_threads, resolve_
 from latentstage.runtime.guards import ClientId, Guards
 from latentstage.runtime.memory import MemoryConfig
 from latentstage.runtime.scheduler import ModelWorker
-from latentstage.runtime.session import WorldSession
 from latentstage.runtime.snapshot import remove_stale_temp_files
 from latentstage.runtime.types import (
     Exhausted,
+    Frame,
     FramePlan,
-    FrameResult,
     Limits,
     OpenRequest,
     ServerInfo,
@@ -39,6 +39,7 @@ from latentstage.runtime.types import (
     WorldSpec,
 )
 from latentstage.runtime.world import World, WorldStore
+from latentstage.runtime.world_camera import WorldCamera
 
 log = logging.getLogger(__name__)
 
@@ -60,28 +61,28 @@ def _versions() -> dict[str, str]:
 
 
 @dataclass
-class SessionHandle:
-    """An open session as the hub sees it."""
+class SessionEntry:
+    """An open session as the core sees it."""
 
     session_id: str  # server-assigned id
     world: World  # the world it is attached to
-    session: WorldSession  # the per-camera pipeline
-    hub: Hub = field(repr=False)  # owner
+    camera: WorldCamera  # its camera on the world: noise seed and frame step
+    core: ServingCore = field(repr=False)  # owner
     client: ClientId = field(default_factory=ClientId)  # who opened it (per-client caps)
     gone: Callable[[], bool] | None = field(default=None, repr=False)  # stream already ended
 
-    def step(self, plan: FramePlan) -> FrameResult:
+    def step(self, plan: FramePlan) -> Frame:
         """Render a plan (model thread)."""
-        self.hub.threads.apply()  # the thread count for the live sessions (device.py)
-        return self.session.step(plan)
+        self.core.threads.apply()  # the thread count for the live sessions (device.py)
+        return self.camera.step(plan)
 
     async def save(self, name: str) -> tuple[str, int]:
         """Save this session's world; returns (snapshot name, bytes)."""
-        name, size, _ = await self.hub.save_world(self.world.world_id, name)
+        name, size, _ = await self.core.save_world(self.world.world_id, name)
         return name, size
 
 
-class Hub:
+class ServingCore:
     """Model, worker, worlds and sessions, with the server's limits."""
 
     def __init__(self, model: Backend, limits: Limits, snapshot_dir: str | Path,
@@ -95,7 +96,7 @@ class Hub:
         self.store = WorldStore(model, Path(snapshot_dir), config, limits.max_worlds)
         self.auth_required = auth_required
         self.guards = guards or Guards()  # per-client caps (the server sets its own)
-        self._sessions: dict[str, SessionHandle] = {}
+        self._sessions: dict[str, SessionEntry] = {}
         self.tracker = None  # FreeD tracked cameras (runtime.tracking.Tracker), set by the server
         self._opening: list[ClientId] = []  # sessions being opened (counted as open)
         self._owners: dict[str, ClientId] = {}  # world id -> who created it
@@ -105,7 +106,7 @@ class Hub:
 
     @classmethod
     def load(cls, source: str, backend: str, device: str, limits: Limits,
-             snapshot_dir: str | Path, threads: int | None = None, **kwargs) -> Hub:
+             snapshot_dir: str | Path, threads: int | None = None, **kwargs) -> ServingCore:
         """Load the model ``source`` (a checkpoint dir or "bundled") with ``backend``;
         ``threads`` sets torch's CPU threads (see :func:`configure_threads`)."""
         dev = resolve_device(device)
@@ -113,9 +114,9 @@ class Hub:
         model = load_backend(backend, source, dev)
         log.info("event=model_loaded model=%s backend=%s device=%s torch_threads=%d",
                  model.model_id, backend, model.device, n)
-        hub = cls(model, limits, snapshot_dir, **kwargs)
-        hub.threads = ThreadPolicy(dev, threads)
-        return hub
+        core = cls(model, limits, snapshot_dir, **kwargs)
+        core.threads = ThreadPolicy(dev, threads)
+        return core
 
     # ----- info ----------------------------------------------------------------------------
     @property
@@ -237,7 +238,7 @@ class Hub:
 
     async def open_session(self, request: OpenRequest, client: ClientId | None = None,
                            gone: Callable[[], bool] | None = None,
-                           reply: Callable[[WorldInfo], object] | None = None) -> SessionHandle:
+                           reply: Callable[[WorldInfo], object] | None = None) -> SessionEntry:
         """Attach a new session to its world (creating the world first if asked).
 
         ``gone()`` tells whether the session's stream has already ended; ``reply`` checks that
@@ -258,8 +259,8 @@ class Hub:
             else:
                 world = self.store.attach(request.world_id or "")
             s = request.settings
-            handle = SessionHandle(uuid.uuid4().hex[:12], world,
-                                   WorldSession(world, self.model, s.seed, s.steps), self,
+            handle = SessionEntry(uuid.uuid4().hex[:12], world,
+                                   WorldCamera(world, self.model, s.seed), self,
                                    client, gone)
             self._sessions[handle.session_id] = handle
             self.threads.sessions_changed(len(self._sessions))
@@ -274,7 +275,7 @@ class Hub:
                  s.height, s.encoding, s.pacing, s.target_fps, s.steps, request.client_name)
         return handle
 
-    def close_session(self, handle: SessionHandle) -> None:
+    def close_session(self, handle: SessionEntry) -> None:
         """Free the session's slot at once (idempotent); its world goes with its last session
         unless kept."""
         if self._sessions.pop(handle.session_id, None) is not None:

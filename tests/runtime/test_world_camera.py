@@ -1,4 +1,4 @@
-"""Worlds (seeding, snapshots, lifetime) and WorldSession steps at each rung, on a tiny model."""
+"""Worlds (seeding, snapshots, lifetime) and WorldCamera steps at each rung, on a tiny model."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from latentstage.runtime.backends import load_backend
 from latentstage.runtime.camera import Intrinsics, look_at
 from latentstage.runtime.errors import Incompatible, InvalidInput, NotFound
 from latentstage.runtime.memory import MemoryConfig
-from latentstage.runtime.session import WorldSession
 from latentstage.runtime.types import (
     EmptySource,
     Exhausted,
@@ -23,6 +22,7 @@ from latentstage.runtime.types import (
     WorldSpec,
 )
 from latentstage.runtime.world import WorldStore, _latent_depth
+from latentstage.runtime.world_camera import WorldCamera
 
 K = Intrinsics.from_fov(70, 64, 48)
 SEED_C2W = look_at([0, 0, 1.6], [1, 0, 1.6])
@@ -79,10 +79,10 @@ def test_latent_depth_is_the_block_median_ignoring_unknown():
 
 def test_each_rung_does_what_it_says(model, store):
     world = store.create(WorldSpec(seed_image(4.0)))
-    session = WorldSession(world, model, seed=3, steps=2)
+    session = WorldCamera(world, model, seed=3)
     writes = world.memory.stats().writes
     full = session.step(plan(1))
-    assert world.memory.stats().writes == writes + 1 and full.rgb.shape == (48, 64, 3)
+    assert world.memory.stats().writes == writes + 1 and full.pixels.shape == (48, 64, 3)
     skip = session.step(plan(2, rung=Rung.SKIP_WRITE, steps=1, write=False))
     assert world.memory.stats().writes == writes + 1 and skip.timing.write == 0.0
     only = session.step(plan(3, rung=Rung.MEMORY_ONLY, steps=0, write=False))
@@ -91,7 +91,7 @@ def test_each_rung_does_what_it_says(model, store):
         readout = world.memory.readout(world.memory.camera(K, SEED_C2W))
         rgb = model.decode(readout.features[None])[0].clamp(0, 1)
     expected = (rgb.permute(1, 2, 0) * 255 + 0.5).to(torch.uint8).numpy()
-    np.testing.assert_array_equal(only.rgb, expected)
+    np.testing.assert_array_equal(only.pixels, expected)
     assert 0.9 < only.memory.coverage <= 1.0
 
 
@@ -110,12 +110,12 @@ class CountingModel:
 
 
 def test_plans_set_the_sampler_steps_and_frames_are_deterministic(model, store):
-    a = WorldSession(store.create(WorldSpec(seed_image(4.0))), model, seed=3, steps=2)
-    b = WorldSession(store.create(WorldSpec(seed_image(4.0))), model, seed=3, steps=2)
+    a = WorldCamera(store.create(WorldSpec(seed_image(4.0))), model, seed=3)
+    b = WorldCamera(store.create(WorldSpec(seed_image(4.0))), model, seed=3)
     c2w = look_at([0, 0, 1.6], [1, 0.3, 1.6])
-    two = a.step(plan(5, c2w, write=False)).rgb
-    np.testing.assert_array_equal(two, b.step(plan(5, c2w, write=False)).rgb)
-    counter = a.pipeline.model = CountingModel(model)
+    two = a.step(plan(5, c2w, write=False)).pixels
+    np.testing.assert_array_equal(two, b.step(plan(5, c2w, write=False)).pixels)
+    counter = a.frame_step.model = CountingModel(model)
     a.step(plan(6, c2w, rung=Rung.FEWER_STEPS, steps=1, write=False))
     assert counter.calls == 1
     a.step(plan(7, c2w, steps=3, write=False))
@@ -124,7 +124,7 @@ def test_plans_set_the_sampler_steps_and_frames_are_deterministic(model, store):
 
 def test_a_fully_dynamic_frame_writes_no_points(model, store):
     world = store.create(WorldSpec(EmptySource()))
-    session = WorldSession(world, model, seed=0, steps=1)
+    session = WorldCamera(world, model, seed=0)
     session.step(plan(0, mask=np.ones((6, 8), bool)))
     assert world.memory.stats().points == 0
     session.step(plan(1))
