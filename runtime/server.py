@@ -59,6 +59,10 @@ class ServerConfig:
     runner: RunnerConfig = field(default_factory=RunnerConfig)  # scheduler knobs
     freed: object | None = None  # FreeD tracked cameras (runtime.freed_config.FreeDConfig)
     guards: Guards = field(default_factory=Guards)  # per-client caps and idle timeout
+    server_id: str = ""  # this worker's id in frames and leases; "" = host-port-random
+    snapshot_store: Path | None = None  # shared snapshot store (scale-out); None = off
+    autosnapshot_s: float = 10.0  # with a store: save changed worlds this often (0 = on request)
+    lease_s: float = 6.0  # with a store: a world's lease lives this long without renewal
 
 
 def is_loopback(host: str) -> bool:
@@ -133,6 +137,8 @@ class RunningServer:
             self.hub.tracker.close()  # no more tracker poses
         await self.servicer.shutdown_sessions()
         await self.server.stop(grace)
+        if getattr(self.hub, "placement", None) is not None:  # final snapshots, leases released
+            await self.hub.placement.close()
         await asyncio.get_running_loop().run_in_executor(None, self.hub.shutdown)
         if self.metrics_http is not None:
             self.metrics_http[0].shutdown()
@@ -186,6 +192,7 @@ async def _start_grpc(hub, config: ServerConfig, interceptors, metrics: ServerMe
                 else server.add_insecure_port(address))
     except RuntimeError as exc:
         raise InvalidInput("port", address, f"an address this process can bind ({exc})") from None
+    _start_placement(hub, servicer, config, port)
     if config.freed is not None:  # worlds created and UDP bound before anyone can connect
         from latentstage.runtime.tracking import start_tracker
 
@@ -201,6 +208,27 @@ async def _start_grpc(hub, config: ServerConfig, interceptors, metrics: ServerMe
              hub.model.device, limits.max_width, limits.max_height, limits.max_sessions,
              metrics_at)
     return RunningServer(server, servicer, health_servicer, hub, metrics, port, http)
+
+
+def _start_placement(hub, servicer: LatentStageServicer, config: ServerConfig,
+                     port: int) -> None:
+    """Name this worker and, with ``--snapshot-store``, start keeping its worlds there."""
+    import socket
+    import uuid
+
+    hub.server_id = config.server_id or f"{socket.gethostname()}-{port}-{uuid.uuid4().hex[:6]}"
+    if config.snapshot_store is None:
+        return
+    from latentstage.runtime.placement import Placement
+    from latentstage.runtime.snapshot_store import SnapshotStore
+
+    store = SnapshotStore(config.snapshot_store, hub.server_id, f"{config.host}:{port}",
+                          config.lease_s)
+    hub.placement = Placement(hub, store, config.autosnapshot_s)
+    hub.placement.on_drop = servicer.drop_world
+    hub.placement.start()
+    log.info("event=snapshot_store path=%s server_id=%s autosnapshot_s=%g lease_s=%g",
+             config.snapshot_store, hub.server_id, config.autosnapshot_s, config.lease_s)
 
 
 def build_hub(config: ServerConfig):

@@ -219,7 +219,7 @@ class WorldStore:
         self.reserve()
         memory = self._new_memory()
         src = spec.source
-        world = World(uuid.uuid4().hex[:12], spec.name, "", memory, spec.keep)
+        world = World(spec.world_id or uuid.uuid4().hex[:12], spec.name, "", memory, spec.keep)
         if isinstance(src, EmptySource):
             world.source = "empty"
         elif isinstance(src, ProceduralSource):
@@ -242,6 +242,11 @@ class WorldStore:
         """Make a built world available by id (and attach one session to it)."""
         with self._lock:
             self.reserve()
+            if world.world_id in self._worlds:  # a client-chosen id (WorldSpec.world_id)
+                from latentstage.runtime.errors import Incompatible
+
+                raise Incompatible(f"world_id {world.world_id!r} is in use on this server; "
+                                   "attach to it with Open.world_id, or choose another id")
             self._worlds[world.world_id] = world
             world.sessions += int(attach)
         log.info("event=world_created world=%s source=%r keep=%s points=%d", world.world_id,
