@@ -401,6 +401,7 @@ class AsyncSession:
         self.backoff_s, self.reconnect_timeout_s = backoff_s, reconnect_timeout_s
         self.recoveries: list[Recovery] = []
         self.poses_lost = 0  # poses that could not be sent while the stream was down
+        self.resent = 0  # poses render() sent again after a reconnection (frames lost)
         self.server_id = ""  # Frame.server_id of the last frame
         self.last_writes = 0  # MemoryStats.writes of the last frame
         self._sticky: dict = {}  # Control fields in force
@@ -554,6 +555,7 @@ class AsyncSession:
         while True:
             result = await self.next_result(reopened=True)
             if result is None:
+                self.resent += 1
                 await self.send(pose_msg)
             elif isinstance(result, pb.Frame) and result.frame_id == pose_msg.frame_id:
                 return result
@@ -796,6 +798,7 @@ class SyncSession:
             if kind == "event":
                 self._event(msg.event)
                 if msg.event.kind == pb.EVENT_KIND_SESSION_OPENED:  # reconnected
+                    self.aio.resent += 1
                     self.send(pose_msg)
             elif kind == "error":
                 self.aio.errors.append(msg.error)

@@ -15,7 +15,10 @@ keeps this worker's worlds recoverable:
   and the session learns what it got (``EVENT_KIND_WORLD_RESTORED``: the snapshot's write
   count; a client that saw more writes lost the difference);
 - the lease is renewed on every tick; a worker whose lease is no longer the newest writes
-  nothing more, drops the world and ends its sessions (they reconnect through the proxy).
+  nothing more, drops the world and ends its sessions (they reconnect through the proxy);
+- a worker that comes back (or is added) never takes a world another live worker owns: it
+  answers UNAVAILABLE naming the owner and asks for the world, which the owner hands over
+  (final snapshot, lease released) once no session is attached to it.
 
 Placement runs on the server's event loop; snapshots are written on the model thread (the
 world's lock held), file work on the I/O pool.
@@ -151,6 +154,7 @@ class Placement:
         deadline = loop.time() + (self.store.lease_ms / 1000 + 1 if wait_s is None else wait_s)
         previous = await self.hub.worker.run_io(self.store.lease, world_id)
         gone = False  # the previous owner's address refuses connections: it is dead
+        asked = False  # the owner was asked to hand the world over
         while True:
             try:
                 lease = await self.hub.worker.run_io(self.store.claim, world_id, False, gone)
@@ -163,6 +167,9 @@ class Placement:
                             and await self.hub.worker.run_io(refuses_connections,
                                                              owner.address))
                 if not gone:
+                    if owner is not None and not asked:  # hand it over when next idle
+                        await self.hub.worker.run_io(self.store.want, world_id)
+                        asked = True
                     await asyncio.sleep(0.05)
         try:
             snap = await self.hub.worker.run_io(self.store.latest, world_id)
@@ -244,6 +251,24 @@ class Placement:
         if lease is not None:
             await self.hub.worker.run_io(self.store.delete, lease)
 
+    async def hand_over(self, world_id: str) -> None:
+        """Let another worker have an idle world it asked for: final snapshot, lease
+        released, world dropped here (the proxy routes its calls there now)."""
+        world = self._resident(world_id)
+        if world is not None and world.memory.stats().writes != self.saved_writes.get(world_id):
+            await self.save(world_id)
+        lease = self.leases.pop(world_id, None)
+        if lease is None:
+            return
+        await self.hub.worker.run_io(self.store.release, lease)
+        self.restored.pop(world_id, None)
+        try:
+            self.hub.store.delete(world_id, force=True)
+        except NotFound:
+            pass
+        log.info("event=world_handed_over world=%s epoch=%d to=%s", world_id, lease.epoch,
+                 self.store.wanted_by(world_id))
+
     async def drop(self, world_id: str, reason: str) -> None:
         """Stop holding a world whose lease is gone: nothing more is written, sessions end."""
         self.leases.pop(world_id, None)
@@ -283,6 +308,10 @@ class Placement:
             due = (self.autosnapshot_s > 0 and time.monotonic() - self.saved_at.get(world_id, 0)
                    >= self.autosnapshot_s
                    and world.memory.stats().writes != self.saved_writes.get(world_id))
+            if world.sessions == 0 and await self.hub.worker.run_io(self.store.wanted_by,
+                                                                    world_id):
+                await self.hand_over(world_id)
+                continue
             if due:
                 await self.save(world_id)
                 continue

@@ -6,6 +6,7 @@ filesystem). Per world it holds::
     <store>/<world_id>/world.json                  name, keep, seed camera (written once)
     <store>/<world_id>/lease.<epoch>.json           the claim of epoch N: owner, expiry
     <store>/<world_id>/snap.<epoch>.safetensors     the snapshot written by epoch N's owner
+    <store>/<world_id>/want.json                    another worker asks for the world
 
 **Fencing by epoch.** A worker owns a world while the lease with the highest epoch names it
 and has not expired. A lease is taken by creating the next epoch's file with ``O_EXCL``: of
@@ -182,6 +183,7 @@ class SnapshotStore:
         if (current is not None and current.owner != self.server_id and current.live()
                 and not owner_gone):
             raise OwnedElsewhere(self._owned_message(current))
+        (self._dir(world_id) / "want.json").unlink(missing_ok=True)
         lease = Lease(world_id, (current.epoch if current else 0) + 1, self.server_id,
                       self.address, now_ms() + self.lease_ms)
         folder = self._dir(world_id)
@@ -234,6 +236,25 @@ class SnapshotStore:
         if self.is_current(lease):
             shutil.rmtree(self._dir(lease.world_id), ignore_errors=True)
             log.info("event=store_world_deleted world=%s epoch=%d", lease.world_id, lease.epoch)
+
+    # ----- hand-over -----------------------------------------------------------------------
+    def want(self, world_id: str) -> None:
+        """Ask the world's owner to let go of it when it is next idle (no session attached):
+        the proxy now routes its calls to this worker (a worker came back, or was added)."""
+        folder = self._dir(world_id)
+        if folder.is_dir():
+            self._write_json(folder / "want.json", {"by": self.server_id, "at_unix_ms": now_ms()})
+
+    def wanted_by(self, world_id: str) -> str | None:
+        """The other worker that asked for ``world_id`` within two lease times, or None."""
+        try:
+            want = json.loads((self._dir(world_id) / "want.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if (not isinstance(want, dict) or want.get("by") == self.server_id
+                or now_ms() - int(want.get("at_unix_ms", 0)) > 2 * self.lease_ms):
+            return None
+        return str(want.get("by"))
 
     # ----- saving ------------------------------------------------------------------------------
     def save(self, lease: Lease, memory, meta: dict | None = None) -> tuple[Lease, int]:
