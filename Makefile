@@ -67,11 +67,12 @@ flythrough: $(STAMP)
 		--size 256x256 --out out/flythrough --video
 
 # Debian packages the test command needs beyond Python: the native client library (C++17,
-# gRPC C++, protobuf, GoogleTest, CMake) and the C# bindings (Mono), and npm (for buf) when no
-# npm is on the PATH. Installed with apt-get as root, or through sudo; only the missing ones,
+# gRPC C++, protobuf, GoogleTest, CMake), the C# bindings (Mono), nginx (the scale-out tests
+# route by world through it, run unprivileged on loopback), and npm (for buf) when no npm is on
+# the PATH. Installed with apt-get as root, or through sudo; only the missing ones,
 # and the list is printed first.
 APT_PACKAGES := cmake g++ make pkg-config libgrpc++-dev libprotobuf-dev protobuf-compiler \
-	protobuf-compiler-grpc libgtest-dev mono-mcs mono-runtime
+	protobuf-compiler-grpc libgtest-dev mono-mcs mono-runtime nginx
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
 		command -v npm >/dev/null || echo npm); \

@@ -23,8 +23,6 @@ from latentstage.v1 import service_pb2 as pb
 
 SIZE = (64, 64)
 REF_FID = 1000  # the frame id of the reference pose (revisited after the restore)
-needs_nginx = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx not installed "
-                                 "(make deps installs it)")
 
 
 def orbit(fid: int) -> pb.Pose:
@@ -222,7 +220,6 @@ def wait_until(cond, timeout_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
-@needs_nginx
 def test_kill_a_worker_mid_stream_and_bring_it_back(ckpt, tmp_path):
     # Snapshots only at the end of a take (autosnapshots are tested above), so that what a
     # kill loses is known; nginx tries a failed worker again after 2 s.
