@@ -18,6 +18,7 @@ from latentstage.model.cli import worlds_app
 from latentstage.runtime import serve_cli
 from latentstage.runtime.bench_cli import bench_app
 from latentstage.runtime.bench_native import bench_native
+from latentstage.runtime.bench_scaleout import bench_scaleout
 from latentstage.runtime.bench_serve import bench_serve
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ app.command("serve")(serve_cli.serve)
 app.add_typer(client_app, name="client")
 bench_app.command("serve")(bench_serve)
 bench_app.command("native")(bench_native)
+bench_app.command("scaleout")(bench_scaleout)
 
 
 def _lazy(module: str, attr: str):
