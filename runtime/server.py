@@ -222,7 +222,10 @@ def _start_placement(hub, servicer: LatentStageServicer, config: ServerConfig,
     from latentstage.runtime.placement import Placement
     from latentstage.runtime.snapshot_store import SnapshotStore
 
-    store = SnapshotStore(config.snapshot_store, hub.server_id, f"{config.host}:{port}",
+    host = config.host  # what other workers dial to probe this one (leases name it)
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        host = socket.getfqdn()  # a StatefulSet pod: <pod>.<service>.<namespace>.svc...
+    store = SnapshotStore(config.snapshot_store, hub.server_id, f"{host}:{port}",
                           config.lease_s)
     hub.placement = Placement(hub, store, config.autosnapshot_s)
     hub.placement.on_drop = servicer.drop_world
