@@ -266,8 +266,7 @@ class Placement:
             self.hub.store.delete(world_id, force=True)
         except NotFound:
             pass
-        log.info("event=world_handed_over world=%s epoch=%d to=%s", world_id, lease.epoch,
-                 self.store.wanted_by(world_id))
+        log.info("event=world_handed_over world=%s epoch=%d", world_id, lease.epoch)
 
     async def drop(self, world_id: str, reason: str) -> None:
         """Stop holding a world whose lease is gone: nothing more is written, sessions end."""
@@ -299,26 +298,29 @@ class Placement:
                 log.error("event=placement_tick_failed error=%r", exc, exc_info=exc)
 
     async def tick(self) -> None:
-        """Renew leases, autosnapshot changed worlds, forget worlds deleted or freed here."""
+        """Renew leases (all first: a save waits for the model thread, a renewal must not),
+        hand idle worlds over when asked, autosnapshot changed worlds, forget worlds deleted
+        or freed here."""
+        due = []
         for world_id, lease in list(self.leases.items()):
             world = self._resident(world_id)
             if world is None:  # deleted, or freed with its last session
                 await self.forget(world_id)
                 continue
-            due = (self.autosnapshot_s > 0 and time.monotonic() - self.saved_at.get(world_id, 0)
-                   >= self.autosnapshot_s
-                   and world.memory.stats().writes != self.saved_writes.get(world_id))
-            if world.sessions == 0 and await self.hub.worker.run_io(self.store.wanted_by,
-                                                                    world_id):
-                await self.hand_over(world_id)
-                continue
-            if due:
-                await self.save(world_id)
-                continue
             try:
                 self.leases[world_id] = await self.hub.worker.run_io(self.store.renew, lease)
             except LeaseLost:
                 await self.drop(world_id, "lease_lost")
+                continue
+            if world.sessions == 0 and await self.hub.worker.run_io(self.store.wanted_by,
+                                                                    world_id):
+                await self.hand_over(world_id)
+            elif (self.autosnapshot_s > 0
+                  and time.monotonic() - self.saved_at.get(world_id, 0) >= self.autosnapshot_s
+                  and world.memory.stats().writes != self.saved_writes.get(world_id)):
+                due.append(world_id)
+        for world_id in due:
+            await self.save(world_id)
 
     async def close(self) -> None:
         """Graceful stop: final snapshots of changed worlds, then release every lease so other
