@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ from latentstage.v1 import service_pb2_grpc as pb_grpc
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 #: Request header naming the world a call concerns; a proxy routes by it (docs/scale-out.md).
 WORLD_HEADER = "x-latentstage-world"
+_WORLD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as runtime.translate checks
 
 _CONVENTIONS = {"opencv": cpb.CONVENTION_OPENCV, "opengl": cpb.CONVENTION_OPENGL,
                 "unreal": cpb.CONVENTION_UNREAL, "unity": cpb.CONVENTION_UNITY,
@@ -280,8 +282,12 @@ class AsyncClient:
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
     def world_metadata(self, world_id: str) -> tuple[tuple[str, str], ...]:
-        """The call's metadata with the world header (a proxy routes the call by it)."""
-        return self.metadata + ((WORLD_HEADER, world_id),) if world_id else self.metadata
+        """The call's metadata with the world header (a proxy routes the call by it). An id
+        that is not a valid world id is left out of the header: the server refuses it from the
+        message, naming the field (a megabyte of header would fail inside gRPC instead)."""
+        if world_id and _WORLD_ID.fullmatch(world_id):
+            return self.metadata + ((WORLD_HEADER, world_id),)
+        return self.metadata
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -379,8 +385,9 @@ class AsyncSession:
     """One Session stream. Events and errors met while waiting for frames are kept in
     :attr:`events` and :attr:`errors`.
 
-    With ``reconnect`` (the default) a stream that fails with UNAVAILABLE, or ends with
-    EVENT_KIND_SERVER_SHUTTING_DOWN, is opened again on the same world id (a proxy routes it
+    With ``reconnect`` (the default) a stream whose worker was lost (:func:`worker_lost`), or,
+    with ``reconnect_on_shutdown``, one that ends with EVENT_KIND_SERVER_SHUTTING_DOWN (a
+    worker stopped behind a proxy), is opened again on the same world id (a proxy routes it
     to the world's worker, which restores the world from the shared snapshot store if the old
     worker was lost), with backoff from ``backoff_s`` doubling up to 2 s, for at most
     ``reconnect_timeout_s``; sticky Control settings are sent again. Poses sent meanwhile are
@@ -389,7 +396,8 @@ class AsyncSession:
     """
 
     def __init__(self, client: AsyncClient, open_msg: pb.Open, reconnect: bool = True,
-                 backoff_s: float = 0.05, reconnect_timeout_s: float = 60.0):
+                 backoff_s: float = 0.05, reconnect_timeout_s: float = 60.0,
+                 reconnect_on_shutdown: bool = False):
         self.client, self.open_msg = client, open_msg
         self.call = None
         self.session_id = self.world_id = ""
@@ -398,6 +406,7 @@ class AsyncSession:
         self.errors: list[pb.Error] = []
         self.final_event: pb.Event | None = None
         self.reconnect = reconnect
+        self.reconnect_on_shutdown = reconnect_on_shutdown
         self.backoff_s, self.reconnect_timeout_s = backoff_s, reconnect_timeout_s
         self.recoveries: list[Recovery] = []
         self.poses_lost = 0  # poses that could not be sent while the stream was down
@@ -497,7 +506,7 @@ class AsyncSession:
             return await self._reopen(f"{exc.code().name}: {exc.details()}")
         if msg is grpc.aio.EOF:
             final = self.final_event
-            if (self.reconnect and final is not None
+            if (self.reconnect and self.reconnect_on_shutdown and final is not None
                     and final.kind == pb.EVENT_KIND_SERVER_SHUTTING_DOWN):
                 self.final_event = None
                 return await self._reopen("EVENT_KIND_SERVER_SHUTTING_DOWN")

@@ -1,5 +1,6 @@
 #include "client.h"
 
+#include <cctype>
 #include <chrono>
 #include <climits>
 
@@ -116,7 +117,15 @@ void ClientImpl::authorize(grpc::ClientContext* context) const {
 }
 
 void ClientImpl::route(grpc::ClientContext* context, const std::string& world_id) {
-  if (!world_id.empty()) context->AddMetadata("x-latentstage-world", world_id);
+  // Only a plausible world id goes into the header (the server refuses others from the
+  // message, naming the field); a huge or binary one would fail inside gRPC instead.
+  if (world_id.empty() || world_id.size() > 64) return;
+  for (char c : world_id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return;
+    }
+  }
+  context->AddMetadata("x-latentstage-world", world_id);
 }
 
 template <class Request, class Reply, class Method>
