@@ -7,8 +7,8 @@ Figures are printed, never asserted.
 
 - **Throughput**: for N = 1, 2, 3 workers, 2 worlds per worker each streamed by one LOCKSTEP
   session (small frames) for ``--seconds``: worlds served, total fps.
-- **Proxy overhead**: one worker, one LOCKSTEP session, the same poses direct and through
-  nginx: median pose-to-frame round trip of each and the difference per frame.
+- **Proxy overhead**: one worker, two LOCKSTEP sessions on one world, one direct and one
+  through nginx, rendering the same poses in pairs: the median of the paired differences.
 - **Recovery**: 3 workers, 3 streaming sessions with writes; ``--kills`` times, kill -9 the
   worker of the first session, measure per affected session the time from the kill to its
   first frame from the new worker, the frames lost (poses sent again) and the writes lost
@@ -38,10 +38,10 @@ def _pose(fid: int):
                          fov_deg=90)
 
 
-def _open(world_id: str):
+def _open(world_id: str, size: tuple[int, int] = SIZE):
     from latentstage.engine_bridge import client as C
 
-    return C.open_message(world_id, SIZE, "unreal", "raw", lockstep=True, prediction=False)
+    return C.open_message(world_id, size, "unreal", "raw", lockstep=True, prediction=False)
 
 
 @dataclass
@@ -104,27 +104,32 @@ def throughput(root: Path, model: str, workers: int, seconds: float) -> dict:
                 "failures": sum(len(s.failures) for s in streams)}
 
 
-def proxy_overhead(root: Path, model: str, frames: int) -> dict:
-    """Median round trip per frame direct and through nginx (one worker, one session)."""
+def proxy_overhead(root: Path, model: str, frames: int, size: tuple[int, int] = SIZE) -> dict:
+    """Round trip per frame direct and through nginx (one worker, one world), measured in
+    pairs (a direct frame, then a proxied one, each from its own session) so that load from
+    elsewhere on the machine hits both alike; the overhead is the median of the differences."""
     from latentstage.engine_bridge import client as C
 
     with LocalCluster(root, model, 1, autosnapshot_s=0.0, lease_s=6.0) as cluster:
         _create_worlds(cluster.target, ["ovh"])
-        out = {}
-        for label, target in (("direct", cluster.workers[0].address),
-                              ("nginx", cluster.target)) * 2:  # interleaved, twice
-            with C.SyncClient(target) as client, client.session(_open("ovh")) as s:
-                for fid in range(5):  # warm-up
-                    s.render(_pose(fid), timeout=60)
-                times = []
-                for fid in range(frames):
+        with C.SyncClient(cluster.workers[0].address) as c1, \
+                C.SyncClient(cluster.target) as c2, \
+                c1.session(_open("ovh", size)) as direct, \
+                c2.session(_open("ovh", size)) as proxied:
+            for fid in range(5):  # warm-up
+                direct.render(_pose(fid), timeout=60)
+                proxied.render(_pose(fid), timeout=60)
+            pairs = []
+            for fid in range(frames):
+                one = {}
+                for s in ((direct, proxied) if fid % 2 else (proxied, direct)):  # both orders
                     t = time.perf_counter()
                     s.render(_pose(fid), timeout=60)
-                    times.append((time.perf_counter() - t) * 1000)
-            out.setdefault(label, []).extend(times)
-        direct, proxied = statistics.median(out["direct"]), statistics.median(out["nginx"])
-        return {"direct_ms": direct, "nginx_ms": proxied, "overhead_ms": proxied - direct,
-                "frames": 2 * frames}
+                    one[id(s)] = (time.perf_counter() - t) * 1000
+                pairs.append((one[id(direct)], one[id(proxied)]))
+        return {"direct_ms": statistics.median(p[0] for p in pairs),
+                "nginx_ms": statistics.median(p[1] for p in pairs),
+                "overhead_ms": statistics.median(p[1] - p[0] for p in pairs), "frames": frames}
 
 
 def recovery(root: Path, model: str, kills: int, autosnapshot_s: float, lease_s: float) -> list:
@@ -184,7 +189,7 @@ def bench_scaleout(
     autosnapshot_s: float = typer.Option(1.0, min=0.1, help="Workers' --autosnapshot-s in the "
                                          "recovery runs."),
     lease_s: float = typer.Option(1.5, min=0.5, help="Workers' --lease-s in the recovery runs."),
-    workers: str = typer.Option("1,2,3", help="Worker counts for throughput."),
+    workers: str = typer.Option("1,2,3", help="Worker counts for throughput ('' = none)."),
 ) -> None:
     """Throughput with 1, 2, 3 workers behind nginx, proxy overhead, recovery from kill -9."""
     import json
@@ -203,10 +208,12 @@ def bench_scaleout(
             typer.echo(f"throughput: {r['workers']} worker(s), {r['worlds']} worlds streamed, "
                   f"{r['servers_seen']} workers seen in frames, {r['fps']:.1f} fps total, "
                   f"{r['failures']} failures")
-        o = proxy_overhead(root / "ovh", model, frames)
-        typer.echo(f"proxy overhead: median round trip {o['direct_ms']:.2f} ms direct, "
-              f"{o['nginx_ms']:.2f} ms through nginx: {o['overhead_ms']:+.2f} ms per frame "
-              f"({o['frames']} frames each)")
+        for size in (SIZE, (1280, 720)):
+            o = proxy_overhead(root / f"ovh{size[0]}", model, frames, size)
+            typer.echo(f"proxy overhead at {size[0]}x{size[1]} raw RGB8: median round trip "
+                       f"{o['direct_ms']:.2f} ms direct, {o['nginx_ms']:.2f} ms through nginx: "
+                       f"{o['overhead_ms']:+.2f} ms per frame (median of {o['frames']} paired "
+                       "differences, alternating order)")
         if kills:
             records = recovery(root / "rc", model, kills, autosnapshot_s, lease_s)
             rows = [r for r in records if "recovery_ms" in r]
