@@ -223,7 +223,7 @@ def wait_until(cond, timeout_s: float, what: str) -> None:
 def test_kill_a_worker_mid_stream_and_bring_it_back(ckpt, tmp_path):
     # Snapshots only at the end of a take (autosnapshots are tested above), so that what a
     # kill loses is known; nginx tries a failed worker again after 2 s.
-    cluster = LocalCluster(tmp_path / "cluster", str(ckpt), 3, autosnapshot_s=60.0,
+    cluster = LocalCluster(tmp_path / "cluster", str(ckpt), 3, autosnapshot_s=600.0,
                            lease_s=1.5, fail_timeout_s=2.0)
     with cluster:
         names = [f"stage-{i:02d}" for i in range(12)]
