@@ -135,7 +135,7 @@ class Nginx:
     prefix: Path  # conf, pid, logs, temporary files
     listen_port: int  # the proxy's port on 127.0.0.1
     workers: list[str]  # "HOST:PORT" of each worker
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen | None = None  # the nginx master process while it runs
     fail_timeout_s: float = 10.0  # a failed worker is skipped this long
 
     @property
@@ -177,7 +177,7 @@ class Worker:
     args: list[str]  # serve arguments besides --port
     log: Path  # stdout and stderr
     env: dict = field(default_factory=dict)  # extra environment (CUDA_VISIBLE_DEVICES...)
-    proc: subprocess.Popen | None = None
+    proc: subprocess.Popen | None = None  # the worker process while it runs
 
     @property
     def address(self) -> str:
@@ -220,8 +220,8 @@ class LocalCluster:
     lease_s: float = 1.5  # worker --lease-s
     fail_timeout_s: float = 10.0  # nginx skips a failed worker this long
     extra: list[str] = field(default_factory=list)  # further serve arguments
-    workers: list[Worker] = field(default_factory=list)
-    nginx: Nginx | None = None
+    workers: list[Worker] = field(default_factory=list)  # worker i listens on workers[i].port
+    nginx: Nginx | None = None  # the proxy, once started
 
     @property
     def store(self) -> Path:
