@@ -68,10 +68,11 @@ flythrough: $(STAMP)
 
 # Debian packages the test command needs beyond Python: the native client library (C++17,
 # gRPC C++, protobuf, GoogleTest, CMake), the C# bindings (Mono), the viewer's browser test
-# (chromium, chromium-driver), and npm (for buf) when no npm is on the PATH. Installed with apt-get as root, or through sudo; only the missing ones,
-# and the list is printed first.
+# (chromium, chromium-driver), nginx (the scale-out tests route by world through it, run
+# unprivileged on loopback), and npm (for buf) when no npm is on the PATH. Installed with
+# apt-get as root, or through sudo; only the missing ones, and the list is printed first.
 APT_PACKAGES := cmake g++ make pkg-config libgrpc++-dev libprotobuf-dev protobuf-compiler \
-	protobuf-compiler-grpc libgtest-dev mono-mcs mono-runtime chromium chromium-driver
+	protobuf-compiler-grpc libgtest-dev mono-mcs mono-runtime chromium chromium-driver nginx
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done; \
 		command -v npm >/dev/null || echo npm); \

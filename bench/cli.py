@@ -195,6 +195,7 @@ def soak_bench(
 # and rich; its heavy imports stay in the command bodies).
 from latentstage.bench.freed import bench_freed  # noqa: E402
 from latentstage.bench.native import bench_native  # noqa: E402
+from latentstage.bench.scaleout import bench_scaleout  # noqa: E402
 from latentstage.bench.serve import bench_serve  # noqa: E402
 from latentstage.bench.threads import bench_threads  # noqa: E402
 from latentstage.export.cli import backends as bench_backends  # noqa: E402
@@ -204,6 +205,7 @@ from latentstage.previs.cli import bench_viewer  # noqa: E402
 bench_app.command("freed")(bench_freed)
 bench_app.command("serve")(bench_serve)
 bench_app.command("native")(bench_native)
+bench_app.command("scaleout")(bench_scaleout)
 bench_app.command("threads")(bench_threads)
 bench_app.command("backends", help="Every backend against torch eager, per network and per "
                   "frame.")(bench_backends)

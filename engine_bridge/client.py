@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -38,6 +40,9 @@ from latentstage.v1 import service_pb2_grpc as pb_grpc
 
 #: Client message limits: a client trusts its server, so it accepts any frame up to 256 MiB.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+#: Request header naming the world a call concerns; a proxy routes by it (docs/scale-out.md).
+WORLD_HEADER = "x-latentstage-world"  # the same as latentstage.runtime.routing.WORLD_HEADER
+_WORLD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as runtime.translate checks
 
 _CONVENTIONS = {"opencv": cpb.CONVENTION_OPENCV, "opengl": cpb.CONVENTION_OPENGL,
                 "unreal": cpb.CONVENTION_UNREAL, "unity": cpb.CONVENTION_UNITY,
@@ -169,14 +174,15 @@ def opencv_pose(frame_id: int, c2w, intrinsics: Intrinsics | None = None, **kwar
     return pose(frame_id, m[:3, 3], rotation(matrix=m[:3, :3]), lens, **kwargs)
 
 
-def procedural_world(seed: int, kind: str = "outdoor", name: str = "", keep: bool = False
-                     ) -> pb.WorldSpec:
+def procedural_world(seed: int, kind: str = "outdoor", name: str = "", keep: bool = False,
+                     world_id: str = "") -> pb.WorldSpec:
+    """A procedural world; ``world_id`` chooses its id (placement behind a proxy)."""
     return pb.WorldSpec(procedural=pb.ProceduralWorld(seed=seed, kind=_KINDS[kind]), name=name,
-                        keep=keep)
+                        keep=keep, world_id=world_id)
 
 
-def empty_world(name: str = "", keep: bool = False) -> pb.WorldSpec:
-    return pb.WorldSpec(empty=pb.EmptyWorld(), name=name, keep=keep)
+def empty_world(name: str = "", keep: bool = False, world_id: str = "") -> pb.WorldSpec:
+    return pb.WorldSpec(empty=pb.EmptyWorld(), name=name, keep=keep, world_id=world_id)
 
 
 def snapshot_world(name: str | None = None, data: bytes | None = None, keep: bool = False
@@ -279,6 +285,14 @@ class AsyncClient:
         self.stub = pb_grpc.LatentStageServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
 
+    def world_metadata(self, world_id: str) -> tuple[tuple[str, str], ...]:
+        """The call's metadata with the world header (a proxy routes the call by it). An id
+        that is not a valid world id is left out of the header: the server refuses it from the
+        message, naming the field (a megabyte of header would fail inside gRPC instead)."""
+        if world_id and _WORLD_ID.fullmatch(world_id):
+            return self.metadata + ((WORLD_HEADER, world_id),)
+        return self.metadata
+
     async def __aenter__(self) -> AsyncClient:
         return self
 
@@ -296,7 +310,8 @@ class AsyncClient:
     async def create_world(self, spec: pb.WorldSpec, timeout: float | None = 120
                            ) -> pb.WorldInfo:
         reply = await self.stub.CreateWorld(pb.CreateWorldRequest(spec=spec),
-                                            metadata=self.metadata, timeout=timeout)
+                                            metadata=self.world_metadata(spec.world_id),
+                                            timeout=timeout)
         return reply.world
 
     async def save_world(self, world_id: str, name: str = "", return_data: bool = False,
@@ -307,34 +322,86 @@ class AsyncClient:
         return await self.stub.SaveWorld(
             pb.SaveWorldRequest(world_id=world_id, name=name, return_data=return_data,
                                 overwrite=overwrite),
-            metadata=self.metadata, timeout=timeout)
+            metadata=self.world_metadata(world_id), timeout=timeout)
 
     async def load_world(self, name: str | None = None, data: bytes | None = None,
-                         label: str = "", timeout: float | None = 120) -> pb.WorldInfo:
+                         label: str = "", timeout: float | None = 120, world_id: str = ""
+                         ) -> pb.WorldInfo:
         ref = pb.SnapshotRef(name=name) if name is not None else pb.SnapshotRef(data=data)
-        reply = await self.stub.LoadWorld(pb.LoadWorldRequest(snapshot=ref, name=label),
-                                          metadata=self.metadata, timeout=timeout)
+        reply = await self.stub.LoadWorld(
+            pb.LoadWorldRequest(snapshot=ref, name=label, world_id=world_id),
+            metadata=self.world_metadata(world_id), timeout=timeout)
         return reply.world
 
     async def delete_world(self, world_id: str, force: bool = False,
                            timeout: float | None = 30) -> None:
         await self.stub.DeleteWorld(pb.DeleteWorldRequest(world_id=world_id, force=force),
-                                    metadata=self.metadata, timeout=timeout)
+                                    metadata=self.world_metadata(world_id), timeout=timeout)
 
     async def list_worlds(self, timeout: float | None = 30) -> pb.ListWorldsResponse:
         return await self.stub.ListWorlds(pb.ListWorldsRequest(), metadata=self.metadata,
                                           timeout=timeout)
 
-    def session(self, open_msg: pb.Open) -> AsyncSession:
-        """A session stream; ``async with`` opens it (and closes it on exit)."""
-        return AsyncSession(self, open_msg)
+    def session(self, open_msg: pb.Open, reconnect: bool = True) -> AsyncSession:
+        """A session stream; ``async with`` opens it (and closes it on exit). With
+        ``reconnect`` a session whose worker is lost re-opens its world (see AsyncSession)."""
+        return AsyncSession(self, open_msg, reconnect)
+
+
+@dataclass
+class Recovery:
+    """One reconnection of a session whose stream failed (its worker was lost)."""
+
+    error: str  # what ended the old stream: status code name and details
+    lost_at: float  # time.monotonic() when the old stream failed
+    reopened_at: float  # time.monotonic() when the new stream's SESSION_OPENED arrived
+    attempts: int  # Opens sent until one succeeded
+    server_before: str  # Frame.server_id of the last frame before
+    writes_seen: int  # the world's write count in the last frame before (MemoryStats.writes)
+    restored_writes: int | None = None  # write count of the snapshot restored (WORLD_RESTORED)
+    first_frame_at: float | None = None  # time.monotonic() of the first frame after
+    server_after: str = ""  # Frame.server_id of that frame
+
+    @property
+    def writes_lost(self) -> int | None:
+        """Writes the client saw that the restored world lacks (None: not restored)."""
+        if self.restored_writes is None:
+            return None
+        return max(0, self.writes_seen - self.restored_writes)
+
+
+def worker_lost(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether a failed call means its worker (or the connection to it) was lost: UNAVAILABLE,
+    or a stream reset by a proxy whose upstream died mid-stream (nginx resets it with HTTP/2
+    INTERNAL_ERROR, which gRPC reports as INTERNAL "Stream removed ... RST_STREAM"; a server's
+    own INTERNAL status never looks like that)."""
+    if exc.code() == grpc.StatusCode.UNAVAILABLE:
+        return True
+    details = exc.details() or ""
+    return exc.code() == grpc.StatusCode.INTERNAL and "RST_STREAM" in details
+
+
+#: Control fields that stay in force, replayed on the new stream after a reconnection.
+_STICKY = ("sampler_steps", "target_fps", "encoding", "jpeg_quality", "pause_writes")
 
 
 class AsyncSession:
     """One Session stream. Events and errors met while waiting for frames are kept in
-    :attr:`events` and :attr:`errors`."""
+    :attr:`events` and :attr:`errors`.
 
-    def __init__(self, client: AsyncClient, open_msg: pb.Open):
+    With ``reconnect`` (the default) a stream whose worker was lost (:func:`worker_lost`), or,
+    with ``reconnect_on_shutdown``, one that ends with EVENT_KIND_SERVER_SHUTTING_DOWN (a
+    worker stopped behind a proxy), is opened again on the same world id (a proxy routes it
+    to the world's worker, which restores the world from the shared snapshot store if the old
+    worker was lost), with backoff from ``backoff_s`` doubling up to 2 s, for at most
+    ``reconnect_timeout_s``; sticky Control settings are sent again. Poses sent meanwhile are
+    lost (counted in :attr:`poses_lost`); :meth:`render` sends its pose again. Each
+    reconnection is recorded in :attr:`recoveries` (time, writes lost).
+    """
+
+    def __init__(self, client: AsyncClient, open_msg: pb.Open, reconnect: bool = True,
+                 backoff_s: float = 0.05, reconnect_timeout_s: float = 60.0,
+                 reconnect_on_shutdown: bool = False):
         self.client, self.open_msg = client, open_msg
         self.call = None
         self.session_id = self.world_id = ""
@@ -342,6 +409,15 @@ class AsyncSession:
         self.events: list[pb.Event] = []
         self.errors: list[pb.Error] = []
         self.final_event: pb.Event | None = None
+        self.reconnect = reconnect
+        self.reconnect_on_shutdown = reconnect_on_shutdown
+        self.backoff_s, self.reconnect_timeout_s = backoff_s, reconnect_timeout_s
+        self.recoveries: list[Recovery] = []
+        self.poses_lost = 0  # poses that could not be sent while the stream was down
+        self.resent = 0  # poses render() sent again after a reconnection (frames lost)
+        self.server_id = ""  # Frame.server_id of the last frame
+        self.last_writes = 0  # MemoryStats.writes of the last frame
+        self._sticky: dict = {}  # Control fields in force
 
     async def __aenter__(self) -> AsyncSession:
         await self.open()
@@ -353,46 +429,113 @@ class AsyncSession:
         else:
             self.cancel()
 
-    async def open(self) -> pb.Event:
-        """Send Open and wait for EVENT_KIND_SESSION_OPENED (raises grpc.aio.AioRpcError on
-        refusal)."""
-        self.call = self.client.stub.Session(metadata=self.client.metadata)
+    def _world_of(self, msg: pb.Open) -> str:
+        return msg.world_id or (msg.new_world.world_id if msg.HasField("new_world") else "")
+
+    async def _start(self, open_msg: pb.Open) -> pb.Event:
+        call = self.client.stub.Session(
+            metadata=self.client.world_metadata(self._world_of(open_msg)))
+        if self.call is None:
+            self.call = call  # a reconnection swaps calls only once the new one is open
         # The server answers with its headers at once: a call refused before it reads Open
         # (UNAUTHENTICATED) then fails on the read below with its real status, instead of a
         # write racing the refusal.
-        await self.call.initial_metadata()
+        await call.initial_metadata()
         try:
-            await self.call.write(pb.SessionRequest(open=self.open_msg))
+            await call.write(pb.SessionRequest(open=open_msg))
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             pass  # the read below raises the status
-        msg = await self.recv()
-        if msg is None or msg.WhichOneof("kind") != "event":
+        msg = await call.read()
+        if msg is grpc.aio.EOF or msg.WhichOneof("kind") != "event":
             raise SessionClosed(f"expected EVENT_KIND_SESSION_OPENED, got {msg}")
+        self.call = call
         self.session_id, self.world_id = msg.event.session_id, msg.event.world_id
         self.settings = msg.event.settings
         return msg.event
 
+    async def open(self) -> pb.Event:
+        """Send Open and wait for EVENT_KIND_SESSION_OPENED (raises grpc.aio.AioRpcError on
+        refusal)."""
+        return await self._start(self.open_msg)
+
+    async def _reopen(self, error: str) -> pb.SessionResponse:
+        """Open the same world again (backoff); returns the new SESSION_OPENED."""
+        lost = time.monotonic()
+        msg = pb.Open()
+        msg.CopyFrom(self.open_msg)
+        msg.world_id = self.world_id  # attach (the oneof drops new_world)
+        delay, attempts = self.backoff_s, 0
+        while True:
+            attempts += 1
+            try:
+                event = await self._start(msg)
+                break
+            except grpc.aio.AioRpcError as exc:
+                if (exc.code() != grpc.StatusCode.UNAVAILABLE
+                        or time.monotonic() - lost > self.reconnect_timeout_s):
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, 2.0)
+        self.recoveries.append(Recovery(error, lost, time.monotonic(), attempts,
+                                        self.server_id, self.last_writes))
+        if self._sticky:
+            await self.call.write(pb.SessionRequest(control=pb.Control(**self._sticky)))
+        return pb.SessionResponse(event=event)
+
     async def send(self, pose_msg: pb.Pose) -> None:
-        await self.call.write(pb.SessionRequest(pose=pose_msg))
+        try:
+            await self.call.write(pb.SessionRequest(pose=pose_msg))
+        except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+            if not self.reconnect:
+                raise
+            self.poses_lost += 1  # the reader reconnects; this pose is lost
 
     async def control(self, **fields) -> None:
         """Send a Control (fields of latentstage.v1.Control, e.g. target_fps=24)."""
         snapshot = fields.pop("snapshot", None)
+        self._sticky.update({k: v for k, v in fields.items() if k in _STICKY})
         msg = pb.Control(**fields)
         if snapshot is not None:
             msg.snapshot.name = snapshot
         await self.call.write(pb.SessionRequest(control=msg))
 
     async def recv(self) -> pb.SessionResponse | None:
-        """The next server message, or None at the end of the stream."""
-        msg = await self.call.read()
+        """The next server message, or None at the end of the stream. A reconnection
+        (see the class) returns the new stream's SESSION_OPENED event."""
+        try:
+            msg = await self.call.read()
+        except grpc.aio.AioRpcError as exc:
+            if not (self.reconnect and self.session_id and worker_lost(exc)):
+                raise
+            return await self._reopen(f"{exc.code().name}: {exc.details()}")
         if msg is grpc.aio.EOF:
+            final = self.final_event
+            if (self.reconnect and self.reconnect_on_shutdown and final is not None
+                    and final.kind == pb.EVENT_KIND_SERVER_SHUTTING_DOWN):
+                self.final_event = None
+                return await self._reopen("EVENT_KIND_SERVER_SHUTTING_DOWN")
             return None
+        self._note(msg)
         return msg
 
-    async def next_result(self) -> pb.Frame | pb.Error:
+    def _note(self, msg: pb.SessionResponse) -> None:
+        """Track the worker, the world's writes and reconnection outcomes."""
+        kind = msg.WhichOneof("kind")
+        if kind == "frame":
+            self.server_id, self.last_writes = msg.frame.server_id, msg.frame.memory.writes
+            if self.recoveries and self.recoveries[-1].first_frame_at is None:
+                self.recoveries[-1].first_frame_at = time.monotonic()
+                self.recoveries[-1].server_after = msg.frame.server_id
+        elif kind == "event":
+            if msg.event.kind == pb.EVENT_KIND_WORLD_RESTORED and self.recoveries:
+                self.recoveries[-1].restored_writes = msg.event.count
+            if msg.event.kind == pb.EVENT_KIND_SERVER_SHUTTING_DOWN:
+                self.final_event = msg.event
+
+    async def next_result(self, reopened: bool = False) -> pb.Frame | pb.Error | None:
         """The next frame or error (errors are also stored); events on the way are stored.
-        Raises SessionClosed at the end of the stream."""
+        Raises SessionClosed at the end of the stream. With ``reopened``, returns None when
+        the session reconnected (its pending poses are lost)."""
         while True:
             msg = await self.recv()
             if msg is None:
@@ -405,6 +548,8 @@ class AsyncSession:
                 if msg.event.kind in (pb.EVENT_KIND_SESSION_CLOSED,
                                       pb.EVENT_KIND_SERVER_SHUTTING_DOWN):
                     self.final_event = msg.event
+                if reopened and msg.event.kind == pb.EVENT_KIND_SESSION_OPENED:
+                    return None
             else:
                 self.errors.append(msg.error)
                 return msg.error
@@ -417,16 +562,21 @@ class AsyncSession:
                 return result
 
     async def render(self, pose_msg: pb.Pose) -> pb.Frame:
-        """Send a pose and wait for its frame (LOCKSTEP sessions)."""
+        """Send a pose and wait for its frame (LOCKSTEP sessions); after a reconnection the
+        pose is sent again."""
         await self.send(pose_msg)
         while True:
-            frame = await self.next_frame()
-            if frame.frame_id == pose_msg.frame_id:
-                return frame
+            result = await self.next_result(reopened=True)
+            if result is None:
+                self.resent += 1
+                await self.send(pose_msg)
+            elif isinstance(result, pb.Frame) and result.frame_id == pose_msg.frame_id:
+                return result
 
     async def close(self) -> list[pb.SessionResponse]:
         """Send Close and read to the end; returns the messages that were still coming."""
         rest = []
+        self.reconnect = False
         try:
             await self.call.write(pb.SessionRequest(close=pb.Close()))
             await self.call.done_writing()
@@ -441,6 +591,7 @@ class AsyncSession:
 
     def cancel(self) -> None:
         """Drop the stream at once (the server frees the session)."""
+        self.reconnect = False
         if self.call is not None:
             self.call.cancel()
 
@@ -486,8 +637,9 @@ class SyncClient:
                    overwrite: bool = False):
         return self._run(self.aio.save_world(world_id, name, return_data, overwrite=overwrite))
 
-    def load_world(self, name: str | None = None, data: bytes | None = None, label: str = ""):
-        return self._run(self.aio.load_world(name, data, label))
+    def load_world(self, name: str | None = None, data: bytes | None = None, label: str = "",
+                   world_id: str = ""):
+        return self._run(self.aio.load_world(name, data, label, world_id=world_id))
 
     def delete_world(self, world_id: str, force: bool = False) -> None:
         self._run(self.aio.delete_world(world_id, force))
@@ -495,8 +647,8 @@ class SyncClient:
     def list_worlds(self) -> pb.ListWorldsResponse:
         return self._run(self.aio.list_worlds())
 
-    def session(self, open_msg: pb.Open) -> SyncSession:
-        return SyncSession(self, self.aio.session(open_msg))
+    def session(self, open_msg: pb.Open, reconnect: bool = True) -> SyncSession:
+        return SyncSession(self, self.aio.session(open_msg, reconnect))
 
 
 class _Inbox:
@@ -645,14 +797,24 @@ class SyncSession:
                 return result
 
     def render(self, pose_msg: pb.Pose, timeout: float | None = None) -> pb.Frame:
-        """Send a pose and wait for its frame (LOCKSTEP sessions)."""
+        """Send a pose and wait for its frame (LOCKSTEP sessions); after a reconnection the
+        pose is sent again."""
         deadline = None if timeout is None else time.monotonic() + timeout
         self.send(pose_msg)
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            frame = self.next_frame(left)
-            if frame.frame_id == pose_msg.frame_id:
-                return frame
+            msg = self._take(deadline)
+            if msg is None:
+                raise SessionClosed(f"the stream ended: {self.aio.final_event}")
+            kind = msg.WhichOneof("kind")
+            if kind == "frame" and msg.frame.frame_id == pose_msg.frame_id:
+                return msg.frame
+            if kind == "event":
+                self._event(msg.event)
+                if msg.event.kind == pb.EVENT_KIND_SESSION_OPENED:  # reconnected
+                    self.aio.resent += 1
+                    self.send(pose_msg)
+            elif kind == "error":
+                self.aio.errors.append(msg.error)
 
     def close(self) -> list[pb.SessionResponse]:
         """Send Close and read to the end; returns the messages that were still coming
@@ -668,6 +830,7 @@ class SyncSession:
         return rest
 
     async def _half_close(self) -> None:
+        self.aio.reconnect = False
         try:
             await self.aio.call.write(pb.SessionRequest(close=pb.Close()))
             await self.aio.call.done_writing()
@@ -676,6 +839,10 @@ class SyncSession:
 
     def cancel(self) -> None:
         self._client._loop.call_soon_threadsafe(self.aio.cancel)
+
+    @property
+    def recoveries(self) -> list[Recovery]:
+        return self.aio.recoveries
 
     @property
     def events(self) -> list[pb.Event]:

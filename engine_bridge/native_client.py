@@ -104,7 +104,8 @@ class SessionOptions(Structure):
                 ("convention", c_int32), ("lens", Lens), ("target_fps", c_double),
                 ("sampler_steps", c_uint32), ("seed", c_uint64), ("pacing", c_int32),
                 ("prediction", c_int32), ("display_latency_ms", c_double),
-                ("client_name", c_char_p), ("frame_buffers", c_uint32)]
+                ("client_name", c_char_p), ("frame_buffers", c_uint32),
+                ("new_world_id", c_char_p), ("reconnect_timeout_ms", c_uint32)]
 
 
 class Pose(Structure):

@@ -57,6 +57,18 @@ def serve(
     grace: float = typer.Option(5.0, min=0.0, help="Seconds streams get to end on shutdown."),
     threads: int = typer.Option(None, min=1, help="Torch CPU threads (default on a CPU device: "
                                 "cores - 1, leaving one to gRPC and encoding)."),
+    server_id: str = typer.Option("", help="This worker's id in frames and leases (default "
+                                  "host-port-random).", rich_help_panel="Scale-out"),
+    snapshot_store: Path = typer.Option(None, help="Shared snapshot store (a directory, a "
+                                        "network filesystem in production): worlds are saved "
+                                        "there and restored by another worker if this one is "
+                                        "lost (docs/scale-out.md).", rich_help_panel="Scale-out"),
+    autosnapshot_s: float = typer.Option(10.0, min=0.0, help="--snapshot-store: save changed "
+                                         "worlds every N seconds (0 = only on request).",
+                                         rich_help_panel="Scale-out"),
+    lease_s: float = typer.Option(6.0, min=0.5, help="--snapshot-store: a world's lease lives "
+                                  "this long without renewal (renewed every third of it).",
+                                  rich_help_panel="Scale-out"),
     freed: str = typer.Option(None, help="Track one FreeD camera: UDP ADDR:PORT, PORT or a "
                               "vendor preset (generic 40000, mosys 8001, stype/ncam 6301, "
                               "panasonic 1111, sony 52380); ADDR defaults to 127.0.0.1.",
@@ -100,7 +112,9 @@ def serve(
                           grace_s=grace, threads=threads, freed=tracked,
                           guards=Guards(idle_timeout, max_sessions_per_peer,
                                         max_sessions_per_token, max_worlds_per_peer,
-                                        max_worlds_per_token))
+                                        max_worlds_per_token),
+                          server_id=server_id, snapshot_store=snapshot_store,
+                          autosnapshot_s=autosnapshot_s, lease_s=lease_s)
     for line in insecure_bind_warnings(config):
         log.warning("%s", line)
     try:

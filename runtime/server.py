@@ -59,6 +59,10 @@ class ServerConfig:
     runner: SchedulerConfig = field(default_factory=SchedulerConfig)  # scheduler knobs
     freed: object | None = None  # FreeD tracked cameras (runtime.freed_config.FreeDConfig)
     guards: Guards = field(default_factory=Guards)  # per-client caps and idle timeout
+    server_id: str = ""  # this worker's id in frames and leases; "" = host-port-random
+    snapshot_store: Path | None = None  # shared snapshot store (scale-out); None = off
+    autosnapshot_s: float = 10.0  # with a store: save changed worlds this often (0 = on request)
+    lease_s: float = 6.0  # with a store: a world's lease lives this long without renewal
 
 
 def is_loopback(host: str) -> bool:
@@ -133,6 +137,8 @@ class RunningServer:
             self.core.tracker.close()  # no more tracker poses
         await self.servicer.shutdown_sessions()
         await self.server.stop(grace)
+        if getattr(self.core, "placement", None) is not None:  # final snapshots, leases released
+            await self.core.placement.close()
         await asyncio.get_running_loop().run_in_executor(None, self.core.shutdown)
         if self.metrics_http is not None:
             self.metrics_http[0].shutdown()
@@ -186,6 +192,7 @@ async def _start_grpc(core, config: ServerConfig, interceptors, metrics: ServerM
                 else server.add_insecure_port(address))
     except RuntimeError as exc:
         raise InvalidInput("port", address, f"an address this process can bind ({exc})") from None
+    _start_placement(core, servicer, config, port)
     if config.freed is not None:  # worlds created and UDP bound before anyone can connect
         from latentstage.runtime.tracking import start_tracker
 
@@ -201,6 +208,30 @@ async def _start_grpc(core, config: ServerConfig, interceptors, metrics: ServerM
              core.model.device, limits.max_width, limits.max_height, limits.max_sessions,
              metrics_at)
     return RunningServer(server, servicer, health_servicer, core, metrics, port, http)
+
+
+def _start_placement(core, servicer: LatentStageServicer, config: ServerConfig,
+                     port: int) -> None:
+    """Name this worker and, with ``--snapshot-store``, start keeping its worlds there."""
+    import socket
+    import uuid
+
+    core.server_id = config.server_id or f"{socket.gethostname()}-{port}-{uuid.uuid4().hex[:6]}"
+    if config.snapshot_store is None:
+        return
+    from latentstage.runtime.placement import Placement
+    from latentstage.runtime.snapshot_store import SnapshotStore
+
+    host = config.host  # what other workers dial to probe this one (leases name it)
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        host = socket.getfqdn()  # a StatefulSet pod: <pod>.<service>.<namespace>.svc...
+    store = SnapshotStore(config.snapshot_store, core.server_id, f"{host}:{port}",
+                          config.lease_s)
+    core.placement = Placement(core, store, config.autosnapshot_s)
+    core.placement.on_drop = servicer.drop_world
+    core.placement.start()
+    log.info("event=snapshot_store path=%s server_id=%s autosnapshot_s=%g lease_s=%g",
+             config.snapshot_store, core.server_id, config.autosnapshot_s, config.lease_s)
 
 
 def build_core(config: ServerConfig):

@@ -23,16 +23,26 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from latentstage.runtime import routing
 from latentstage.runtime import translate as tr
 from latentstage.runtime.errors import InvalidInput, NotFound
 from latentstage.runtime.guards import ClientId
 from latentstage.runtime.scheduler import Scheduler, SchedulerConfig, SessionObserver
-from latentstage.runtime.types import ErrorOut, EventKind, EventOut, Exhausted, status_of
+from latentstage.runtime.types import (
+    ErrorOut,
+    EventKind,
+    EventOut,
+    Exhausted,
+    FrameOut,
+    WorldSpec,
+    status_of,
+)
 from latentstage.v1 import service_pb2 as pb
 from latentstage.v1 import service_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
     from latentstage.runtime.core import ServingCore
+    from latentstage.runtime.placement import Placement, RestoreInfo
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +158,7 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
     async def GetServerInfo(self, request: pb.GetServerInfoRequest,
                             context: grpc.aio.ServicerContext) -> pb.GetServerInfoResponse:
         info = tr.server_info_to_proto(self.core.info())
+        info.server_id = getattr(self.core, "server_id", "")
         tracker = getattr(self.core, "tracker", None)
         if tracker is not None:
             info.tracked_cameras.extend(tr.tracked_camera_to_proto(c) for c in tracker.info())
@@ -158,19 +169,48 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                           context: grpc.aio.ServicerContext) -> pb.CreateWorldResponse:
         if not request.HasField("spec"):
             raise InvalidInput("spec", None, "a WorldSpec (required)")
+        routing.check_header(context.invocation_metadata(), request.spec.world_id, "spec.world_id")
         spec = await self.core.worker.run_io(
             tr.world_spec_from_proto, request.spec, "spec", tr.Convention.OPENCV,
             self._bounds(), self._stride(), True)
-        world = await self.core.create_world(spec, self._client(context), tr.world_info_to_proto)
+        world = await self._create(spec, self._client(context))
         return pb.CreateWorldResponse(world=world)
+
+    @property
+    def placement(self) -> Placement | None:
+        """The shared snapshot store's keeper (``--snapshot-store``), or None."""
+        return getattr(self.core, "placement", None)
+
+    async def _create(self, spec: WorldSpec, client) -> pb.WorldInfo:
+        """Create a world; with a snapshot store, its id is claimed first and it is saved."""
+        placement = self.placement
+        lease = await placement.reserve(spec.world_id) if placement is not None else None
+        try:
+            world = await self.core.create_world(spec, client, tr.world_info_to_proto)
+        except BaseException:
+            if placement is not None:
+                await placement.unreserve(lease)
+            raise
+        if placement is not None:
+            await placement.track(world.world_id, lease)
+        return world
+
+    async def _ensure(self, world_id: str) -> RestoreInfo | None:
+        """Restore ``world_id`` from the snapshot store when this worker lacks it."""
+        placement = self.placement
+        return await placement.ensure(world_id) if placement is not None else None
 
     @_unary
     async def SaveWorld(self, request: pb.SaveWorldRequest,
                         context: grpc.aio.ServicerContext) -> pb.SaveWorldResponse:
         world_id = tr.check_world_id(request.world_id, "world_id")
+        routing.check_header(context.invocation_metadata(), world_id, "world_id")
         if request.name:
             tr.check_snapshot_name(request.name, "name")
+        await self._ensure(world_id)
         name, size, path = await self.core.save_world(world_id, request.name, request.overwrite)
+        if self.placement is not None:  # the end of a take: the shared store too
+            await self.placement.save(world_id)
         if request.return_data and size > self.core.limits.max_send_bytes - 4096:
             raise Exhausted(f"return_data: snapshot {name!r} is {size} bytes, over the "
                             f"{self.core.limits.max_send_bytes}-byte message limit; it is "
@@ -183,15 +223,21 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                         context: grpc.aio.ServicerContext) -> pb.LoadWorldResponse:
         source = tr.snapshot_from_proto(request.snapshot, "snapshot")
         name = tr.text_field(request.name, "name")
-        world = await self.core.load_world(source, name, self._client(context),
-                                          tr.world_info_to_proto)
+        routing.check_header(context.invocation_metadata(), request.world_id, "world_id")
+        world_id = tr.check_world_id(request.world_id, "world_id") if request.world_id else ""
+        spec = WorldSpec(source, name or (source.name or ""), True, world_id)
+        world = await self._create(spec, self._client(context))
         return pb.LoadWorldResponse(world=world)
 
     @_unary
     async def DeleteWorld(self, request: pb.DeleteWorldRequest,
                           context: grpc.aio.ServicerContext) -> pb.DeleteWorldResponse:
-        await self.core.delete_world(tr.check_world_id(request.world_id, "world_id"),
-                                    request.force)
+        world_id = tr.check_world_id(request.world_id, "world_id")
+        routing.check_header(context.invocation_metadata(), world_id, "world_id")
+        await self._ensure(world_id)
+        await self.core.delete_world(world_id, request.force)
+        if self.placement is not None:
+            await self.placement.forget(world_id)
         return pb.DeleteWorldResponse()
 
     @_unary
@@ -232,8 +278,7 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
             if edge.tracked_camera:  # watch: the camera's world (NOT_FOUND, FAILED_PRECONDITION)
                 world_id = self._tracker(edge.tracked_camera).camera(edge.tracked_camera).world_id
                 request = dataclasses.replace(request, world_id=world_id)
-            handle = await self.core.open_session(request, client, gone=context.done,
-                                                 reply=tr.world_info_to_proto)
+            handle, restored = await self._open(request, client, context)
         except Exception as exc:
             await self._abort(context, exc)
             return
@@ -242,7 +287,8 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
         runner = None
         try:
             runner = Scheduler(handle.session_id, world_id, handle.step, self.core.worker,
-                                   request.settings, save=handle.save, observer=self.observer,
+                                   request.settings, save=self._saver(handle),
+                                   observer=self.observer,
                                    config=self.runner_config)
             self.runners.add(runner)
             if edge.tracked_camera:
@@ -256,8 +302,16 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
             opened = EventOut(EventKind.SESSION_OPENED, f"session open on world {world_id}",
                               handle.session_id, world_id, settings=request.settings)
             yield tr.event_to_proto(opened, edge.convention)
+            if restored is not None:
+                yield tr.event_to_proto(EventOut(
+                    EventKind.WORLD_RESTORED, self.placement.restored_message(restored),
+                    handle.session_id, world_id, count=restored.writes), edge.convention)
+            server_id = getattr(self.core, "server_id", "")
             async for item in runner.outbound:
-                yield tr.message_to_proto(item, edge.convention)
+                out = tr.message_to_proto(item, edge.convention)
+                if server_id and isinstance(item, FrameOut):
+                    out.frame.server_id = server_id
+                yield out
         finally:
             for task in tasks:
                 task.cancel()
@@ -270,6 +324,51 @@ class LatentStageServicer(pb_grpc.LatentStageServiceServicer):
                          "frames_dropped=%d cancelled=%s", handle.session_id, world_id,
                          runner.frames, runner.poses_skipped, runner.outbound.frames_dropped,
                          context.cancelled())
+
+    async def _open(self, request, client, context):
+        """Open a session: the header checked, a world restored from the snapshot store or a
+        new world's id claimed there. Returns (handle, RestoreInfo or None)."""
+        placement = self.placement
+        new = request.new_world
+        world_id = new.world_id if new is not None else (request.world_id or "")
+        field = "open.new_world.world_id" if new is not None else "open.world_id"
+        routing.check_header(context.invocation_metadata(), world_id, field)
+        if placement is None:
+            handle = await self.core.open_session(request, client, gone=context.done,
+                                                 reply=tr.world_info_to_proto)
+            return handle, None
+        if new is None:
+            await placement.ensure(world_id)
+            handle = await self.core.open_session(request, client, gone=context.done,
+                                                 reply=tr.world_info_to_proto)
+            return handle, placement.restored.get(world_id)
+        lease = await placement.reserve(new.world_id)
+        try:
+            handle = await self.core.open_session(request, client, gone=context.done,
+                                                 reply=tr.world_info_to_proto)
+        except BaseException:
+            await placement.unreserve(lease)
+            raise
+        await placement.track(handle.world.world_id, lease)
+        return handle, None
+
+    def _saver(self, handle):
+        """``Control.snapshot``: the named snapshot, and the shared store's (end of a take)."""
+        if self.placement is None:
+            return handle.save
+
+        async def save(name: str) -> tuple[str, int]:
+            out = await handle.save(name)
+            await self.placement.save(handle.world.world_id)
+            return out
+
+        return save
+
+    async def drop_world(self, world_id: str) -> None:
+        """End the sessions of a world this worker no longer owns (they reconnect)."""
+        for runner in list(self.runners):
+            if runner.world_id == world_id:
+                await runner.close(shutting_down=True)
 
     def _tracker(self, name: str):
         """The core's FreeD tracker, or NOT_FOUND when the server tracks no cameras."""

@@ -7,6 +7,7 @@ field of which message was wrong, the value, and what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import unicodedata
@@ -464,6 +465,15 @@ def control_from_proto(msg: pb.Control, limits: Limits) -> ControlIn:
 def world_spec_from_proto(spec: pb.WorldSpec, field: str, default_convention: Convention,
                           bounds: ResolutionBounds, stride: int, keep: bool = True) -> WorldSpec:
     """Validate a WorldSpec (decoding a seed image: call it off the event loop)."""
+    spec_out = _world_spec(spec, field, default_convention, bounds, stride, keep)
+    if spec.world_id:  # chosen by the client (routing by world)
+        spec_out = dataclasses.replace(
+            spec_out, world_id=check_world_id(spec.world_id, f"{field}.world_id"))
+    return spec_out
+
+
+def _world_spec(spec: pb.WorldSpec, field: str, default_convention: Convention,
+                bounds: ResolutionBounds, stride: int, keep: bool) -> WorldSpec:
     which = spec.WhichOneof("source")
     name = text_field(spec.name, f"{field}.name")
     if which == "procedural":

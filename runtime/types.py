@@ -67,6 +67,7 @@ class EventKind(StrEnum):
     SESSION_CLOSED = "session_closed"
     SERVER_SHUTTING_DOWN = "server_shutting_down"
     TRACKER_DROPPED = "tracker_dropped"  # a watched tracked camera's listener dropped datagrams
+    WORLD_RESTORED = "world_restored"  # the world was restored from the shared snapshot store
 
 
 # ----- errors the service maps to status codes beyond runtime.errors -----------------------------
@@ -145,6 +146,7 @@ class WorldSpec:
     source: WorldSource  # one of the sources above
     name: str = ""  # label for listings
     keep: bool = True  # False: freed when the last session leaves (Open's own worlds)
+    world_id: str = ""  # chosen by the client (routing by world); "" = the server picks one
 
 
 @dataclass

@@ -171,6 +171,13 @@ class WorldStore:
         return LatentMemory(self.model.latent_spec(), self.memory_config,
                             device=self.model.device, model_id=self.model.model_id)
 
+    def restore(self, world_id: str, name: str, source: str, path: Path, keep: bool) -> World:
+        """A world rebuilt from the snapshot file at ``path`` (model thread; not registered):
+        how a worker takes over a world whose owner was lost (runtime/placement.py)."""
+        memory = self._new_memory()
+        load_snapshot(memory, path)
+        return World(world_id, name, source, memory, keep)
+
     def reserve(self) -> None:
         """Raise :class:`Exhausted` when no other world fits."""
         if len(self._worlds) >= self.max_worlds:
@@ -187,7 +194,7 @@ class WorldStore:
         self.reserve()
         memory = self._new_memory()
         src = spec.source
-        world = World(uuid.uuid4().hex[:12], spec.name, "", memory, spec.keep)
+        world = World(spec.world_id or uuid.uuid4().hex[:12], spec.name, "", memory, spec.keep)
         if isinstance(src, EmptySource):
             world.source = "empty"
         elif isinstance(src, ProceduralSource):
@@ -211,6 +218,11 @@ class WorldStore:
         """Make a built world available by id (and attach one session to it)."""
         with self._lock:
             self.reserve()
+            if world.world_id in self._worlds:  # a client-chosen id (WorldSpec.world_id)
+                from latentstage.runtime.errors import Incompatible
+
+                raise Incompatible(f"world_id {world.world_id!r} is in use on this server; "
+                                   "attach to it with Open.world_id, or choose another id")
             self._worlds[world.world_id] = world
             world.sessions += int(attach)
         log.info("event=world_created world=%s source=%r keep=%s points=%d", world.world_id,

@@ -56,7 +56,7 @@ def poses(n: int):
 def test_struct_layouts_and_version_match_the_library(lib):
     # load_library already compared every struct's size with ls_struct_size; check the
     # version and one struct by hand.
-    assert lib.ls_version() == b"0.2.0"
+    assert lib.ls_version() == b"0.3.0"
     assert lib.ls_struct_size(b"ls_frame") == N.ctypes.sizeof(N.Frame) > 0
 
 

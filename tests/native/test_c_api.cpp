@@ -34,7 +34,7 @@ ls_session* const kMadeUpSession = reinterpret_cast<ls_session*>(uintptr_t{0x123
 ls_client* const kMadeUpClient = reinterpret_cast<ls_client*>(uintptr_t{0x1230});
 
 TEST(Version, MacrosMatchTheLoadedLibrary) {
-  EXPECT_STREQ(ls_version(), "0.2.0");
+  EXPECT_STREQ(ls_version(), "0.3.0");
   EXPECT_EQ(ls_abi_version(), static_cast<uint32_t>(LS_ABI_VERSION));
 }
 

@@ -597,6 +597,7 @@ TEST(Disconnect, ACutConnectionIsDisconnectedAndReopensOnTheSameWorld) {
   ASSERT_NE(c, nullptr);
   ls_session_options o = Options(64, 64, LS_PACING_LOCKSTEP);
   o.new_world_keep = 1;  // the world outlives the broken stream
+  o.reconnect_timeout_ms = 0;  // reopened by hand here (auto-reconnect: the next test)
   ls_session* s = nullptr;
   LS_ASSERT_OK(ls_session_open(c, &o, &s));
   LS_ASSERT_OK(ls_session_submit_unreal(s, 1, 0, kLoc, kRot));
@@ -629,12 +630,59 @@ TEST(Disconnect, ACutConnectionIsDisconnectedAndReopensOnTheSameWorld) {
   LS_EXPECT_OK(ls_client_destroy(c));
 }
 
+TEST(Disconnect, ACutConnectionReopensByItselfOnTheSameWorld) {
+  REQUIRE_SERVER(g_server);
+  lstest::TcpProxy proxy(g_server->port());
+  ls_client* c = Connect(proxy.target(), 5000);
+  ASSERT_NE(c, nullptr);
+  ls_session_options o = Options(64, 64, LS_PACING_LOCKSTEP);
+  EXPECT_EQ(o.reconnect_timeout_ms, 30000u);  // on by default
+  o.new_world_keep = 1;
+  o.new_world_id = "native-auto-reconnect";  // chosen by the client (routing by world)
+  ls_session* s = nullptr;
+  LS_ASSERT_OK(ls_session_open(c, &o, &s));
+  LS_ASSERT_OK(ls_session_submit_unreal(s, 1, 0, kLoc, kRot));
+  const ls_frame* f = FrameFor(s, 1);
+  ASSERT_NE(f, nullptr);
+  LS_EXPECT_OK(ls_session_release_frame(s, f));
+  ls_session_stats before;
+  LS_ASSERT_OK(ls_session_get_stats(s, &before));
+  EXPECT_STREQ(before.world_id, "native-auto-reconnect");
+  proxy.cut();
+  // No ls_session_reopen: the library reopens the stream on the same world by itself.
+  auto until = Clock::now() + std::chrono::seconds(20);
+  ls_session_stats after{};
+  while (Clock::now() < until) {
+    LS_ASSERT_OK(ls_session_get_stats(s, &after));
+    if (after.reconnects == 1 && after.state == LS_SESSION_OPEN) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(after.reconnects, 1u) << "state " << after.state;
+  ASSERT_EQ(after.state, LS_SESSION_OPEN);
+  EXPECT_STREQ(after.world_id, before.world_id);
+  EXPECT_STRNE(after.session_id, before.session_id);
+  LS_ASSERT_OK(ls_session_submit_unreal(s, 2, 0, kLoc, kRot));
+  const ls_frame* g = FrameFor(s, 2);
+  ASSERT_NE(g, nullptr);
+  LS_EXPECT_OK(ls_session_release_frame(s, g));
+  LS_EXPECT_OK(ls_session_close(s));
+  LS_EXPECT_OK(ls_world_delete(c, "native-auto-reconnect", 1));
+  ls_world_info w{};
+  LS_EXPECT_OK(ls_world_create_with_id(c, "native-with-id", LS_WORLD_EMPTY, 0, "n", &w));
+  EXPECT_STREQ(w.world_id, "native-with-id");
+  EXPECT_EQ(ls_world_create_with_id(c, "native-with-id", LS_WORLD_EMPTY, 0, "n", &w),
+            LS_FAILED_PRECONDITION);
+  LS_EXPECT_OK(ls_world_delete(c, "native-with-id", 1));
+  LS_EXPECT_OK(ls_client_destroy(c));
+}
+
 TEST(Disconnect, KillingTheServerMidStreamGivesDisconnected) {
   lstest::ServerProcess server("killed");
   REQUIRE_SERVER(&server);
   ls_client* c = Connect(server.target(), 3000);
   ASSERT_NE(c, nullptr);
   ls_session_options o = Options(64, 64, LS_PACING_REALTIME);
+  o.reconnect_timeout_ms = 0;  // the state stays DISCONNECTED (no automatic reopen)
   ls_session* s = nullptr;
   LS_ASSERT_OK(ls_session_open(c, &o, &s));
   std::atomic<bool> stop{false};

@@ -4,6 +4,7 @@
 // (never reused), so a destroyed, closed or made-up handle is reported (LS_CLOSED /
 // LS_INVALID_ARGUMENT) instead of being dereferenced, and a call that races ls_session_close
 // on another thread keeps the session alive (shared ownership) until it returns.
+#include <cstddef>
 #include <cstring>
 #include <unordered_map>
 #include <vector>
@@ -232,6 +233,31 @@ LS_API ls_status ls_world_create_procedural(ls_client* client, uint64_t seed,
   });
 }
 
+LS_API ls_status ls_world_create_with_id(ls_client* client, const char* world_id,
+                                         ls_world_kind kind, uint64_t seed, const char* name,
+                                         ls_world_info* out) {
+  return guarded("ls_world_create_with_id", [&]() -> ls_status {
+    ls_status st;
+    auto impl = find_client(client, &st);
+    if (!impl) return st;
+    if ((st = require_text(world_id, "world_id", "a world id of A-Z a-z 0-9 . _ -"))) return st;
+    if (kind != LS_WORLD_EMPTY && kind != LS_WORLD_INDOOR && kind != LS_WORLD_OUTDOOR) {
+      return invalid("kind", std::to_string(kind),
+                     "LS_WORLD_EMPTY (0), LS_WORLD_INDOOR (1) or LS_WORLD_OUTDOOR (2)");
+    }
+    pb::WorldSpec spec;
+    if (kind == LS_WORLD_EMPTY) {
+      spec.mutable_empty();
+    } else {
+      spec.mutable_procedural()->set_seed(seed);
+      spec.mutable_procedural()->set_kind(static_cast<pb::WorldKind>(kind));
+    }
+    spec.set_world_id(world_id);
+    if (name) spec.set_name(name);
+    return impl->create_world(spec, out);
+  });
+}
+
 LS_API ls_status ls_world_create_empty(ls_client* client, const char* name,
                                        ls_world_info* out) {
   return guarded("ls_world_create_empty", [&]() -> ls_status {
@@ -344,6 +370,7 @@ LS_API void ls_session_options_init(ls_session_options* o) {
   o->pacing = LS_PACING_REALTIME;
   o->prediction = -1;
   o->frame_buffers = 3;
+  o->reconnect_timeout_ms = 30000;
 }
 
 LS_API ls_status ls_session_open(ls_client* client, const ls_session_options* options,
@@ -353,6 +380,10 @@ LS_API ls_status ls_session_open(ls_client* client, const ls_session_options* op
     ls_session_options_init(&o);
     ls_status st;
     if ((st = read_sized(options, &o, "session_options", sizeof o))) return st;
+    if (options->struct_size < offsetof(ls_session_options, reconnect_timeout_ms) +
+                                   sizeof o.reconnect_timeout_ms) {
+      o.reconnect_timeout_ms = 0;  // built against 0.2: reopened by hand, as it expects
+    }
     if ((st = check_session_options(o))) return st;
     auto impl = find_client(client, &st);
     if (!impl) return st;

@@ -1,5 +1,6 @@
 #include "client.h"
 
+#include <cctype>
 #include <chrono>
 #include <climits>
 
@@ -115,11 +116,24 @@ void ClientImpl::authorize(grpc::ClientContext* context) const {
   if (!token_.empty()) context->AddMetadata("authorization", token_);
 }
 
+void ClientImpl::route(grpc::ClientContext* context, const std::string& world_id) {
+  // Only a plausible world id goes into the header (the server refuses others from the
+  // message, naming the field); a huge or binary one would fail inside gRPC instead.
+  if (world_id.empty() || world_id.size() > 64) return;
+  for (char c : world_id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
+      return;
+    }
+  }
+  context->AddMetadata("x-latentstage-world", world_id);
+}
+
 template <class Request, class Reply, class Method>
 ls_status ClientImpl::unary(Method method, const Request& request, Reply* reply,
-                            const char* what) {
+                            const char* what, const std::string& world_id) {
   grpc::ClientContext ctx;
   authorize(&ctx);
+  route(&ctx, world_id);
   ctx.set_deadline(deadline_after(timeout_ms_));
   {
     std::lock_guard<std::mutex> lock(calls_mu_);
@@ -158,7 +172,7 @@ ls_status ClientImpl::create_world(const pb::WorldSpec& spec, ls_world_info* out
   *request.mutable_spec() = spec;
   pb::CreateWorldResponse reply;
   ls_status st = unary(&pb::LatentStageService::Stub::CreateWorld, request, &reply,
-                       "CreateWorld");
+                       "CreateWorld", spec.world_id());
   if (st == LS_OK && out) world_from_proto(reply.world(), out);
   return st;
 }
@@ -169,7 +183,8 @@ ls_status ClientImpl::save_world(const char* world_id, const char* name, char* o
   request.set_world_id(world_id);
   if (name) request.set_name(name);
   pb::SaveWorldResponse reply;
-  ls_status st = unary(&pb::LatentStageService::Stub::SaveWorld, request, &reply, "SaveWorld");
+  ls_status st = unary(&pb::LatentStageService::Stub::SaveWorld, request, &reply, "SaveWorld",
+                       world_id);
   if (st != LS_OK) return st;
   if (out_name) copy_text(reply.name(), out_name, out_name_size);
   if (out_bytes) *out_bytes = reply.bytes();
@@ -192,7 +207,8 @@ ls_status ClientImpl::delete_world(const char* world_id, bool force) {
   request.set_world_id(world_id);
   request.set_force(force);
   pb::DeleteWorldResponse reply;
-  return unary(&pb::LatentStageService::Stub::DeleteWorld, request, &reply, "DeleteWorld");
+  return unary(&pb::LatentStageService::Stub::DeleteWorld, request, &reply, "DeleteWorld",
+               world_id);
 }
 
 ls_status ClientImpl::list_worlds(ls_world_info* out, size_t capacity, size_t* count) {

@@ -35,6 +35,8 @@ class ClientImpl {
 
   // Authorization metadata on a context (every call and stream).
   void authorize(grpc::ClientContext* context) const;
+  // The world header a proxy routes by (docs/scale-out.md); nothing for "".
+  static void route(grpc::ClientContext* context, const std::string& world_id);
 
   grpc::ChannelInterface* channel() const { return channel_.get(); }
   const grpc::internal::RpcMethod& session_method() const { return *session_method_; }
@@ -44,8 +46,10 @@ class ClientImpl {
 
  private:
   // A unary call with the client's deadline, cancellable by cancel_calls().
+  // ``world_id`` (when not empty) travels in the header x-latentstage-world (routing by world).
   template <class Request, class Reply, class Method>
-  ls_status unary(Method method, const Request& request, Reply* reply, const char* what);
+  ls_status unary(Method method, const Request& request, Reply* reply, const char* what,
+                  const std::string& world_id = "");
 
   std::string target_;
   std::string token_;

@@ -239,6 +239,7 @@ void open_to_proto(const ls_session_options& o, const std::string& attach_world_
       spec->mutable_procedural()->set_kind(static_cast<pb::WorldKind>(o.new_world_kind));
     }
     spec->set_keep(o.new_world_keep != 0);
+    if (o.new_world_id && o.new_world_id[0]) spec->set_world_id(o.new_world_id);
   }
   out->mutable_size()->set_width(o.width);
   out->mutable_size()->set_height(o.height);

@@ -38,6 +38,11 @@ SessionImpl::SessionImpl(std::shared_ptr<ClientImpl> client, const ls_session_op
   options_.world_id = world_id_opt_.c_str();
   options_.tracked_camera = tracked_camera_opt_.c_str();
   options_.client_name = client_name_opt_.c_str();
+  new_world_id_opt_ = o.new_world_id ? o.new_world_id : "";
+  options_.new_world_id = new_world_id_opt_.c_str();
+  if (options_.reconnect_timeout_ms > 0) {
+    reconnector_ = std::thread(&SessionImpl::reconnector_main, this);
+  }
   ring_ = std::make_shared<FrameRing>(o.frame_buffers);
 #if defined(__GLIBC__)
   // gRPC receives a frame into many small slices and frees them once it is parsed. glibc trims
@@ -78,6 +83,9 @@ ls_status SessionImpl::start_stream(const std::string& attach_world_id, bool reo
                                                                      &s->ctx));
   pb::SessionRequest open;
   open_to_proto(options_, attach_world_id, open.mutable_open());
+  // The world this stream concerns travels in a header: a proxy routes the stream by it.
+  ClientImpl::route(&s->ctx, open.open().has_new_world() ? open.open().new_world().world_id()
+                                                         : open.open().world_id());
   s->rw->Write(open);  // on failure the reader finds the stream's status
   Stream* raw = s.get();
   {
@@ -125,6 +133,10 @@ void SessionImpl::end_stream(bool graceful) {
 
 ls_status SessionImpl::reopen() {
   std::lock_guard<std::mutex> life(life_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return fail(LS_CANCELLED, "session: closing: not reopened");
+  }
   ls_session_state state = ring_->state();
   if (state != LS_SESSION_DISCONNECTED) {
     return invalid("session.state", state_name(state),
@@ -144,7 +156,44 @@ ls_status SessionImpl::reopen() {
   return st;
 }
 
+void SessionImpl::stop_reconnector() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    rc_cv_.notify_all();
+  }
+  if (reconnector_.joinable() && reconnector_.get_id() != std::this_thread::get_id()) {
+    reconnector_.join();
+  }
+}
+
+void SessionImpl::reconnector_main() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    rc_cv_.wait(lock, [&] { return stopping_ || disconnects_ > disconnects_handled_; });
+    if (stopping_) return;
+    disconnects_handled_ = disconnects_;
+    auto start = std::chrono::steady_clock::now();
+    auto limit = std::chrono::milliseconds(options_.reconnect_timeout_ms);
+    uint32_t delay_ms = 50;
+    for (;;) {
+      lock.unlock();
+      ls_status st = ring_->state() == LS_SESSION_DISCONNECTED ? reopen() : LS_OK;
+      lock.lock();
+      if (st == LS_OK || stopping_) break;
+      if (std::chrono::steady_clock::now() - start > limit) {  // give up: stays DISCONNECTED
+        disconnects_handled_ = disconnects_;
+        break;
+      }
+      rc_cv_.wait_for(lock, std::chrono::milliseconds(delay_ms), [&] { return stopping_; });
+      if (stopping_) return;
+      delay_ms = std::min<uint32_t>(2 * delay_ms, 2000);
+    }
+  }
+}
+
 void SessionImpl::close() {
+  stop_reconnector();
   std::lock_guard<std::mutex> life(life_mu_);
   end_stream(true);
   ring_->set_state(LS_SESSION_CLOSED, "ls_session_close");
@@ -159,11 +208,14 @@ void SessionImpl::cancel(Stream* s) {
 void SessionImpl::kill() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    rc_cv_.notify_all();
     if (stream_) {  // unblocks an open() waiting under life_mu_
       stream_->cancelled = true;
       stream_->ctx.TryCancel();
     }
   }
+  stop_reconnector();
   std::lock_guard<std::mutex> life(life_mu_);
   end_stream(false);
   if (ring_->state() != LS_SESSION_CLOSED) ring_->set_state(LS_SESSION_CLOSED,
@@ -232,6 +284,11 @@ void SessionImpl::reader_main(Stream* s) {
     why = end_message_;
   }
   ring_->set_state(next, why);
+  if (next == LS_SESSION_DISCONNECTED) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++disconnects_;
+    rc_cv_.notify_all();
+  }
 }
 
 void SessionImpl::writer_main(Stream* s) {

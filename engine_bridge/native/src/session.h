@@ -67,11 +67,19 @@ class SessionImpl {
   void reader_main(Stream* s);
   void writer_main(Stream* s);
   void handle_event(const wire::Event& event);
+  // With options_.reconnect_timeout_ms: reopens a DISCONNECTED session by itself (backoff).
+  void reconnector_main();
+  void stop_reconnector();
   void note_frame(uint64_t frame_id, int64_t received_ns);  // latency sample, mu_ held
 
   std::shared_ptr<ClientImpl> client_;
   ls_session_options options_;      // with its strings pointing into the copies below
-  std::string world_id_opt_, tracked_camera_opt_, client_name_opt_;
+  std::string world_id_opt_, tracked_camera_opt_, client_name_opt_, new_world_id_opt_;
+  std::thread reconnector_;         // runs reconnector_main (auto-reconnect on)
+  std::condition_variable rc_cv_;   // wakes the reconnector (with mu_)
+  bool stopping_ = false;           // guarded by mu_: close or kill: no more reconnects
+  uint64_t disconnects_ = 0;        // guarded by mu_: streams that broke so far
+  uint64_t disconnects_handled_ = 0;  // guarded by mu_: of which the reconnector took up
   std::shared_ptr<FrameRing> ring_;
   std::mutex life_mu_;              // open / reopen / close / kill
   std::unique_ptr<Stream> stream_;  // the current stream (null when none); set under both

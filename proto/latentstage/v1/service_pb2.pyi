@@ -49,6 +49,7 @@ class EventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_KIND_SESSION_CLOSED: _ClassVar[EventKind]
     EVENT_KIND_SERVER_SHUTTING_DOWN: _ClassVar[EventKind]
     EVENT_KIND_TRACKER_DROPPED: _ClassVar[EventKind]
+    EVENT_KIND_WORLD_RESTORED: _ClassVar[EventKind]
 
 class WorldKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -82,6 +83,7 @@ EVENT_KIND_SETTINGS_CHANGED: EventKind
 EVENT_KIND_SESSION_CLOSED: EventKind
 EVENT_KIND_SERVER_SHUTTING_DOWN: EventKind
 EVENT_KIND_TRACKER_DROPPED: EventKind
+EVENT_KIND_WORLD_RESTORED: EventKind
 WORLD_KIND_UNSPECIFIED: WorldKind
 WORLD_KIND_INDOOR: WorldKind
 WORLD_KIND_OUTDOOR: WorldKind
@@ -251,7 +253,7 @@ class MemoryStats(_message.Message):
     def __init__(self, points: _Optional[int] = ..., capacity: _Optional[int] = ..., bytes: _Optional[int] = ..., used_bytes: _Optional[int] = ..., evictions: _Optional[int] = ..., writes: _Optional[int] = ..., coverage: _Optional[float] = ...) -> None: ...
 
 class Frame(_message.Message):
-    __slots__ = ("frame_id", "capture_time_ns", "timecode", "rendered_c2w", "intrinsics", "image", "timing", "memory", "rung", "sampler_steps", "memory_written", "poses_skipped", "frames_dropped", "predicted_ms", "sequence")
+    __slots__ = ("frame_id", "capture_time_ns", "timecode", "rendered_c2w", "intrinsics", "image", "timing", "memory", "rung", "sampler_steps", "memory_written", "poses_skipped", "frames_dropped", "predicted_ms", "sequence", "server_id")
     FRAME_ID_FIELD_NUMBER: _ClassVar[int]
     CAPTURE_TIME_NS_FIELD_NUMBER: _ClassVar[int]
     TIMECODE_FIELD_NUMBER: _ClassVar[int]
@@ -267,6 +269,7 @@ class Frame(_message.Message):
     FRAMES_DROPPED_FIELD_NUMBER: _ClassVar[int]
     PREDICTED_MS_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     frame_id: int
     capture_time_ns: int
     timecode: _camera_pb2.Timecode
@@ -282,7 +285,8 @@ class Frame(_message.Message):
     frames_dropped: int
     predicted_ms: float
     sequence: int
-    def __init__(self, frame_id: _Optional[int] = ..., capture_time_ns: _Optional[int] = ..., timecode: _Optional[_Union[_camera_pb2.Timecode, _Mapping]] = ..., rendered_c2w: _Optional[_Union[_camera_pb2.Matrix4, _Mapping]] = ..., intrinsics: _Optional[_Union[_camera_pb2.PixelIntrinsics, _Mapping]] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ..., memory: _Optional[_Union[MemoryStats, _Mapping]] = ..., rung: _Optional[_Union[Rung, str]] = ..., sampler_steps: _Optional[int] = ..., memory_written: _Optional[bool] = ..., poses_skipped: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., predicted_ms: _Optional[float] = ..., sequence: _Optional[int] = ...) -> None: ...
+    server_id: str
+    def __init__(self, frame_id: _Optional[int] = ..., capture_time_ns: _Optional[int] = ..., timecode: _Optional[_Union[_camera_pb2.Timecode, _Mapping]] = ..., rendered_c2w: _Optional[_Union[_camera_pb2.Matrix4, _Mapping]] = ..., intrinsics: _Optional[_Union[_camera_pb2.PixelIntrinsics, _Mapping]] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., timing: _Optional[_Union[Timing, _Mapping]] = ..., memory: _Optional[_Union[MemoryStats, _Mapping]] = ..., rung: _Optional[_Union[Rung, str]] = ..., sampler_steps: _Optional[int] = ..., memory_written: _Optional[bool] = ..., poses_skipped: _Optional[int] = ..., frames_dropped: _Optional[int] = ..., predicted_ms: _Optional[float] = ..., sequence: _Optional[int] = ..., server_id: _Optional[str] = ...) -> None: ...
 
 class SessionSettings(_message.Message):
     __slots__ = ("size", "encoding", "jpeg_quality", "target_fps", "sampler_steps", "seed", "convention", "pacing", "prediction", "writes_paused", "bottom_up")
@@ -345,20 +349,22 @@ class Error(_message.Message):
     def __init__(self, code: _Optional[int] = ..., field: _Optional[str] = ..., message: _Optional[str] = ..., frame_id: _Optional[int] = ...) -> None: ...
 
 class WorldSpec(_message.Message):
-    __slots__ = ("procedural", "seed_image", "snapshot", "empty", "name", "keep")
+    __slots__ = ("procedural", "seed_image", "snapshot", "empty", "name", "keep", "world_id")
     PROCEDURAL_FIELD_NUMBER: _ClassVar[int]
     SEED_IMAGE_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     EMPTY_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KEEP_FIELD_NUMBER: _ClassVar[int]
+    WORLD_ID_FIELD_NUMBER: _ClassVar[int]
     procedural: ProceduralWorld
     seed_image: SeedImage
     snapshot: SnapshotRef
     empty: EmptyWorld
     name: str
     keep: bool
-    def __init__(self, procedural: _Optional[_Union[ProceduralWorld, _Mapping]] = ..., seed_image: _Optional[_Union[SeedImage, _Mapping]] = ..., snapshot: _Optional[_Union[SnapshotRef, _Mapping]] = ..., empty: _Optional[_Union[EmptyWorld, _Mapping]] = ..., name: _Optional[str] = ..., keep: _Optional[bool] = ...) -> None: ...
+    world_id: str
+    def __init__(self, procedural: _Optional[_Union[ProceduralWorld, _Mapping]] = ..., seed_image: _Optional[_Union[SeedImage, _Mapping]] = ..., snapshot: _Optional[_Union[SnapshotRef, _Mapping]] = ..., empty: _Optional[_Union[EmptyWorld, _Mapping]] = ..., name: _Optional[str] = ..., keep: _Optional[bool] = ..., world_id: _Optional[str] = ...) -> None: ...
 
 class ProceduralWorld(_message.Message):
     __slots__ = ("seed", "kind")
@@ -465,12 +471,14 @@ class SaveWorldResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., bytes: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class LoadWorldRequest(_message.Message):
-    __slots__ = ("snapshot", "name")
+    __slots__ = ("snapshot", "name", "world_id")
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    WORLD_ID_FIELD_NUMBER: _ClassVar[int]
     snapshot: SnapshotRef
     name: str
-    def __init__(self, snapshot: _Optional[_Union[SnapshotRef, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+    world_id: str
+    def __init__(self, snapshot: _Optional[_Union[SnapshotRef, _Mapping]] = ..., name: _Optional[str] = ..., world_id: _Optional[str] = ...) -> None: ...
 
 class LoadWorldResponse(_message.Message):
     __slots__ = ("world",)
@@ -547,7 +555,7 @@ class Limits(_message.Message):
     def __init__(self, max_width: _Optional[int] = ..., max_height: _Optional[int] = ..., max_sessions: _Optional[int] = ..., max_worlds: _Optional[int] = ..., max_send_bytes: _Optional[int] = ..., max_receive_bytes: _Optional[int] = ..., max_fps: _Optional[float] = ..., min_sampler_steps: _Optional[int] = ..., max_sampler_steps: _Optional[int] = ..., memory_capacity: _Optional[int] = ...) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("model_id", "backend", "device", "versions", "limits", "conventions", "encodings", "native_size", "latent_stride", "default_sampler_steps", "sessions", "worlds", "auth_required", "protocol_revision", "tracked_cameras")
+    __slots__ = ("model_id", "backend", "device", "versions", "limits", "conventions", "encodings", "native_size", "latent_stride", "default_sampler_steps", "sessions", "worlds", "auth_required", "protocol_revision", "tracked_cameras", "server_id")
     class VersionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -570,6 +578,7 @@ class ServerInfo(_message.Message):
     AUTH_REQUIRED_FIELD_NUMBER: _ClassVar[int]
     PROTOCOL_REVISION_FIELD_NUMBER: _ClassVar[int]
     TRACKED_CAMERAS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     backend: str
     device: str
@@ -585,7 +594,8 @@ class ServerInfo(_message.Message):
     auth_required: bool
     protocol_revision: int
     tracked_cameras: _containers.RepeatedCompositeFieldContainer[TrackedCameraInfo]
-    def __init__(self, model_id: _Optional[str] = ..., backend: _Optional[str] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., conventions: _Optional[_Iterable[_Union[_camera_pb2.Convention, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., native_size: _Optional[_Union[Size, _Mapping]] = ..., latent_stride: _Optional[int] = ..., default_sampler_steps: _Optional[int] = ..., sessions: _Optional[int] = ..., worlds: _Optional[int] = ..., auth_required: _Optional[bool] = ..., protocol_revision: _Optional[int] = ..., tracked_cameras: _Optional[_Iterable[_Union[TrackedCameraInfo, _Mapping]]] = ...) -> None: ...
+    server_id: str
+    def __init__(self, model_id: _Optional[str] = ..., backend: _Optional[str] = ..., device: _Optional[str] = ..., versions: _Optional[_Mapping[str, str]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., conventions: _Optional[_Iterable[_Union[_camera_pb2.Convention, str]]] = ..., encodings: _Optional[_Iterable[_Union[Encoding, str]]] = ..., native_size: _Optional[_Union[Size, _Mapping]] = ..., latent_stride: _Optional[int] = ..., default_sampler_steps: _Optional[int] = ..., sessions: _Optional[int] = ..., worlds: _Optional[int] = ..., auth_required: _Optional[bool] = ..., protocol_revision: _Optional[int] = ..., tracked_cameras: _Optional[_Iterable[_Union[TrackedCameraInfo, _Mapping]]] = ..., server_id: _Optional[str] = ...) -> None: ...
 
 class TrackedCameraInfo(_message.Message):
     __slots__ = ("name", "world_id", "freed_camera_id", "listen", "packets", "dropped", "watchers")

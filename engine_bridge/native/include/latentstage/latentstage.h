@@ -39,7 +39,7 @@ extern "C" {
 #define LS_ABI_VERSION 1
 /* Library version (semantic). */
 #define LS_VERSION_MAJOR 0
-#define LS_VERSION_MINOR 2
+#define LS_VERSION_MINOR 3
 #define LS_VERSION_PATCH 0
 /* Wire revision of latentstage.v1 this library speaks (ServerInfo.protocol_revision). */
 #define LS_PROTOCOL_REVISION 2
@@ -86,7 +86,7 @@ LS_API const char* ls_status_name(ls_status status);
  * server's max_width)"; the server's own messages (status and Error) are passed verbatim. */
 LS_API const char* ls_last_error(void);
 
-/* "0.2.0" (library version). */
+/* "0.3.0" (library version). */
 LS_API const char* ls_version(void);
 /* LS_ABI_VERSION of the library actually loaded: compare with the header's. */
 LS_API uint32_t ls_abi_version(void);
@@ -251,6 +251,12 @@ LS_API ls_status ls_world_save(ls_client* client, const char* world_id, const ch
 /* A new world from a named snapshot on the server. */
 LS_API ls_status ls_world_load(ls_client* client, const char* snapshot_name, const char* label,
                                ls_world_info* out);
+/* A world whose id the client chooses (placement behind a proxy routing by world): kind
+ * LS_WORLD_EMPTY, or LS_WORLD_INDOOR / LS_WORLD_OUTDOOR with a procedural seed. An id in use
+ * is LS_FAILED_PRECONDITION. Added in 0.3.0. */
+LS_API ls_status ls_world_create_with_id(ls_client* client, const char* world_id,
+                                         ls_world_kind kind, uint64_t seed, const char* name,
+                                         ls_world_info* out);
 /* force = 0 refuses a world that sessions still use (LS_FAILED_PRECONDITION). */
 LS_API ls_status ls_world_delete(ls_client* client, const char* world_id, int32_t force);
 /* Fills up to `capacity` worlds; *count receives how many the server holds (may exceed
@@ -285,6 +291,17 @@ typedef struct ls_session_options {
   double display_latency_ms;  /* client display pipeline latency, 0..1000 */
   const char* client_name;    /* for server logs; default "latentstage-native" */
   uint32_t frame_buffers;     /* frames in the reused ring, 2..16; default 3 */
+  /* Added in 0.3.0 (scale-out, docs/scale-out.md); callers built against 0.2 pass a smaller
+   * struct_size and get NULL and 0. */
+  /* A new world's id chosen by the client (1..64 of A-Z a-z 0-9 . _ -), so that a proxy
+   * routing by world (header x-latentstage-world, set by the library on every call that
+   * concerns a world) places it before it exists; NULL or "" = the server picks one. */
+  const char* new_world_id;
+  /* When the stream breaks (the worker was lost, a proxy reset the stream, the server shut
+   * down), reopen it by itself on the same world (as ls_session_reopen) with backoff (50 ms
+   * doubling to 2 s) for up to this long: the state goes DISCONNECTED, then OPEN again, and
+   * ls_session_stats.reconnects counts it. 0 = never (reopen by hand). Default 30000. */
+  uint32_t reconnect_timeout_ms;
 } ls_session_options;
 
 LS_API void ls_session_options_init(ls_session_options* options);

@@ -215,6 +215,8 @@ namespace LatentStage.Native
         public double display_latency_ms; // client display pipeline latency, 0..1000
         public IntPtr client_name;        // const char*: for server logs
         public uint frame_buffers;        // frames in the reused ring, 2..16; default 3
+        public IntPtr new_world_id;       // const char*: a new world's id chosen here, or NULL
+        public uint reconnect_timeout_ms; // reopen by itself for up to this long; 0 = by hand
     }
 
     /// <summary>ls_pose (initialise with ls_pose_init).</summary>

@@ -79,6 +79,7 @@ namespace LatentStage.Native
         {
             LsSessionOptions o;
             NativeMethods.ls_session_options_init(&o);
+            o.reconnect_timeout_ms = 0;  // LatentStageConnection reopens the session itself
             o.world_id = (System.IntPtr)worldId;
             o.tracked_camera = (System.IntPtr)trackedCamera;
             o.new_world_kind = (int)NewWorldKind;

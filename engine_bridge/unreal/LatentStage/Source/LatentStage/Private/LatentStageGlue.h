@@ -171,6 +171,7 @@ inline void FillSessionOptions(const SessionSettings& settings, ls_session_optio
   options->display_latency_ms = settings.display_latency_ms;
   options->client_name = OrNull(settings.client_name);
   options->frame_buffers = settings.frame_buffers;
+  options->reconnect_timeout_ms = 0;  // LatentStageLink reopens a DISCONNECTED session itself
 }
 
 // Why a frame could not be copied into a staging buffer.
