@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from latentstage.runtime.cli_choices import DEVICE_METAVAR, BackendName, Convention
+from latentstage.runtime.cli_choices import DEVICE_METAVAR, BackendName, Convention, UpAxis
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,11 @@ def render(
                                    help="png (frames) or mp4 (frames and shot.mp4)."),
     convention: Convention = typer.Option(None, help="The path's convention when the file has "
                                           "none."),
+    units: str = typer.Option(None, help="Position units when the file declares none: m, cm, "
+                              "mm, in, ft or metres per unit (docs/paths.md)."),
+    up_axis: UpAxis = typer.Option(None, help="World up axis when the file declares none."),
+    camera: str = typer.Option(None, help="USD: the camera's prim path (default: the only "
+                               "camera)."),
     model: str = typer.Option("bundled", help="Checkpoint directory, engine bundle or 'bundled'."),
     backend: BackendName = typer.Option(BackendName.torch, help="Inference backend."),
     device: str = typer.Option("cpu", metavar=DEVICE_METAVAR, help="Torch device."),
@@ -125,7 +130,11 @@ def render(
         else:
             m = _load_model(model, backend, device)
             stride = m.latent_spec().stride
-        shot = load_shot(path, parse_size(size) if size else None, convention, stride)
+        shot = load_shot(path, parse_size(size) if size else None, convention, stride,
+                         units=units, up_axis=up_axis, camera=camera)
+        for warning in shot.warnings:
+            log.warning("%s", warning)
+            typer.secho(f"warning: {warning}", fg="yellow", err=True)
         rng = frame_range(frames, len(shot))
         if world is None and seed_image is None:
             w = shot.world or {"seed": 0, "kind": "outdoor"}

@@ -42,8 +42,8 @@ MANIFEST_FORMAT = 1
 #: Manifest entries that must match for a folder to be resumed.
 _INPUT_KEYS = ("path_sha256", "world", "size", "seed", "steps", "model_id", "backend",
                "device", "snapshot_every", "memory_capacity")
-TABLE_COLUMNS = ("index", "frame_id", "time_s", "timecode", "x", "y", "z", "c2w", "fx", "fy",
-                 "cx", "cy", "rung", "steps", "readout_ms", "generate_ms", "decode_ms",
+TABLE_COLUMNS = ("index", "frame_id", "time_s", "timecode", "time_code", "x", "y", "z", "c2w",
+                 "fx", "fy", "cx", "cy", "rung", "steps", "readout_ms", "generate_ms", "decode_ms",
                  "write_ms", "total_ms", "points", "coverage")
 
 
@@ -103,7 +103,9 @@ def table_row(frame: ShotFrame, out: RenderedFrame) -> dict:
           ("readout", "generate", "decode", "write")}
     return {"index": frame.index, "frame_id": frame.frame_id,
             "time_s": "" if frame.time_s is None else frame.time_s,
-            "timecode": frame.timecode or "", "x": frame.c2w[0, 3], "y": frame.c2w[1, 3],
+            "timecode": frame.timecode or "",
+            "time_code": "" if frame.time_code is None else frame.time_code,
+            "x": frame.c2w[0, 3], "y": frame.c2w[1, 3],
             "z": frame.c2w[2, 3], "c2w": " ".join(f"{v:.9g}" for v in frame.c2w.ravel()),
             "fx": k.fx, "fy": k.fy, "cx": k.cx, "cy": k.cy, "rung": out.rung.name,
             "steps": out.steps, **{f"{n}_ms": v for n, v in ms.items()},
@@ -169,7 +171,7 @@ def _manifest(inputs: dict, engine: InProcessEngine, shot: Shot, settings: Rende
             "frames": {"start": settings.frames.start, "stop": settings.frames.stop,
                        "done": len(done)},
             "time_codes": [{"index": f.index, "frame_id": f.frame_id, "time_s": f.time_s,
-                            "timecode": f.timecode} for f in used],
+                            "timecode": f.timecode, "time_code": f.time_code} for f in used],
             "runs": engine.describe()["runs"],
             "software": software_versions(),
             "command": " ".join(sys.argv)}

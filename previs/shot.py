@@ -9,7 +9,7 @@ the same cameras.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ class ShotFrame:
     intrinsics: Intrinsics  # at the shot's size, pixels
     time_s: float | None  # seconds from the path's start, or None
     timecode: str | None  # "HH:MM:SS:FF" from the path, or None
+    time_code: float | None = None  # the USD time code the camera was read at, or None
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Shot:
     fps: float | None  # declared frame rate, or None
     world: dict | None  # {"seed", "kind"} when the file names its world
     frames: list[ShotFrame]  # in order
+    warnings: list[str] = field(default_factory=list)  # plausibility notes (units, axes)
+    stage: cpb.Stage | None = None  # the file's units and up axis (Open.stage), if declared
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -61,11 +64,10 @@ def file_sha256(path: Path) -> str:
 
 
 def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
-    """``WxH`` as (W, H) pixels."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InvalidInput(option, text, "WIDTHxHEIGHT, e.g. 256x256") from None
+    """``WxH`` as (W, H) pixels, each side 16..8192 (the runtime's one size parser)."""
+    from latentstage.runtime.sizes import parse_size as parse
+
+    w, h = parse(text, option)
     if not (16 <= w <= 8192 and 16 <= h <= 8192):
         raise InvalidInput(option, text, "each side in 16..8192 pixels")
     return w, h
@@ -73,20 +75,21 @@ def parse_size(text: str, option: str = "--size") -> tuple[int, int]:
 
 def load_shot(path: str | Path, size: tuple[int, int] | None = None,
               convention: str | None = None, stride: int = 8,
-              fov_deg: float = DEFAULT_FOV_DEG) -> Shot:
+              fov_deg: float = DEFAULT_FOV_DEG, *, units: str | None = None,
+              up_axis: str | None = None, camera: str | None = None) -> Shot:
     """Read the camera path at ``path`` and convert every pose to canonical form at ``size``
     (default: the file's own size, else 256x256). Raises ``ValueError`` naming the file,
     line or field of a bad value (see :mod:`latentstage.engine_bridge.paths`)."""
-    from latentstage.engine_bridge.paths import read_path
+    from latentstage.engine_bridge.paths import load_path
     from latentstage.engine_bridge.play import to_pose
 
     path = Path(path)
-    cam = read_path(path, convention)
+    cam = load_path(path, units=units, up_axis=up_axis, convention=convention, camera=camera)
     width, height = size or cam.size or (256, 256)
     conv = Convention(cam.convention)
-    declared = getattr(cam, "stage", None)  # a path reader that knows the stage's settings
-    stage = stage_from_proto(conv, declared if isinstance(declared, cpb.Stage) else cpb.Stage(),
-                             "stage")
+    # The file's units and up axis (a USD stage's metersPerUnit and upAxis, a CSV's declared
+    # units), exactly as Open.stage carries them to a server.
+    stage = stage_from_proto(conv, cam.stage() or cpb.Stage(), "stage")
     edge = Edge(conv, stage, width, height, stride, DEFAULT_BOUNDS,
                 intrinsics=Intrinsics.from_fov(fov_deg, width, height))
     frames = []
@@ -96,9 +99,9 @@ def load_shot(path: str | Path, size: tuple[int, int] | None = None,
         except InvalidInput as exc:
             raise ValueError(f"{path}: frame {i} (frame_id {sample.frame_id}): {exc}") from None
         frames.append(ShotFrame(i, sample.frame_id, pose.c2w, edge.intrinsics, sample.time_s,
-                                sample.timecode))
+                                sample.timecode, sample.time_code))
     return Shot(path, file_sha256(path), cam.convention, (width, height), cam.fps, cam.world,
-                frames)
+                frames, list(cam.warnings), cam.stage())
 
 
 def frame_range(text: str | None, count: int) -> range:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,19 @@ def test_a_folder_of_another_shot_is_refused(reference, setup, tmp_path):
         render_shot(eng, setup[1], RenderSettings(out, range(FRAMES), snapshot_every=4,
                                                   world={"seed_image": "seed.png",
                                                          "depth": "4.0"}))
+
+
+def test_a_usd_shot_keeps_its_stage_units_and_time_codes():
+    """The sample USD stage is Z-up in centimetres (metersPerUnit 0.01): the shot's cameras are
+    the paths loader's canonical cameras (stage applied, metres), with their USD time codes."""
+    from latentstage.engine_bridge.paths import load_path
+    from latentstage.previs.shot import load_shot
+
+    sample = Path(__file__).resolve().parents[2] / "docs" / "examples" / "shot.usda"
+    shot = load_shot(sample, (128, 72))
+    expected = load_path(sample).canonical_c2w()
+    assert shot.stage is not None and abs(shot.stage.meters_per_unit - 0.01) < 1e-12
+    np.testing.assert_allclose(np.stack([f.c2w for f in shot.frames]), expected, atol=1e-9)
+    radius = np.linalg.norm(expected[:, :2, 3], axis=1)
+    assert 1.0 < radius.min() and radius.max() < 100.0  # metres, not centimetres
+    assert [f.time_code for f in shot.frames] == [float(i) for i in range(len(shot))]
