@@ -37,15 +37,11 @@ FOV_DEG = 70.0
 
 
 def tiny_checkpoint(directory: str | Path, native_size: tuple[int, int] = (64, 64)) -> Path:
-    """Save a small random WorldModel (fast on a CPU) for smoke runs: the soak, the Unity
-    benchmark, docs/service.md. (Tests use their own, tests/conftest.py.)"""
-    from latentstage.model.world_model import WorldModel
+    """A small random checkpoint for smoke runs (the soak, the Unity benchmark, scale-out):
+    :func:`latentstage.model.world_model.save_tiny_checkpoint`."""
+    from latentstage.model.world_model import save_tiny_checkpoint
 
-    model = WorldModel.create(
-        native_size=native_size,
-        autoencoder={"latent_channels": 4, "channels": [8, 8, 8, 8], "latent_blocks": 1},
-        generator={"base_channels": 16, "time_dim": 16, "blocks": 1, "mid_blocks": 1})
-    return model.save_pretrained(directory)
+    return save_tiny_checkpoint(directory, native_size)
 
 
 def orbit(frames: int, radius: float = 3.0, height: float = 1.6) -> np.ndarray:

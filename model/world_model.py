@@ -371,3 +371,14 @@ def _atomic_write(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_tiny_checkpoint(directory: str | Path, native_size: tuple[int, int] = (64, 64)) -> Path:
+    """Save a small random :class:`WorldModel` into ``directory`` and return the directory:
+    4 latent channels, an 8-channel autoencoder and a 16-channel generator, fast on a CPU.
+    The tests' fixture (tests/conftest.py) and the smoke runs of the benchmarks use it."""
+    model = WorldModel.create(
+        native_size=native_size,
+        autoencoder={"latent_channels": 4, "channels": [8, 8, 8, 8], "latent_blocks": 1},
+        generator={"base_channels": 16, "time_dim": 16, "blocks": 1, "mid_blocks": 1})
+    return model.save_pretrained(directory)

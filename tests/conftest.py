@@ -8,25 +8,15 @@ from pathlib import Path
 import pytest
 
 from latentstage.model.providers import install
-
-
-def _tiny_checkpoint(directory: str | Path, native_size: tuple[int, int] = (64, 64)) -> Path:
-    """Save a small random WorldModel (fast on a CPU: 4 latent channels, 8-channel
-    autoencoder, 16-channel generator) into ``directory``; returns the directory."""
-    from latentstage.model.world_model import WorldModel
-
-    model = WorldModel.create(
-        native_size=native_size,
-        autoencoder={"latent_channels": 4, "channels": [8, 8, 8, 8], "latent_blocks": 1},
-        generator={"base_channels": 16, "time_dim": 16, "blocks": 1, "mid_blocks": 1})
-    return model.save_pretrained(directory)
+from latentstage.model.world_model import save_tiny_checkpoint
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint() -> Callable[..., Path]:
     """``tiny_checkpoint(directory, native_size=(64, 64))``: saves a small random checkpoint
     into ``directory`` and returns it (a function, so modules can place several)."""
-    return _tiny_checkpoint
+    return save_tiny_checkpoint
+
 
 # The runtime's providers (procedural worlds, the checkpoint loader), as the CLI registers them.
 install()
@@ -40,5 +30,5 @@ def ckpt(tmp_path_factory):
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield _tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
+    yield save_tiny_checkpoint(tmp_path_factory.mktemp("ckpt"))
     torch.set_num_threads(threads)
