@@ -57,16 +57,18 @@ def snapshot_hash(path: Path) -> str:
     return read_snapshot_metadata(path)["checksum"]["value"]
 
 
-def _seed_image_source(model: Backend, image: Path, depth: str | None) -> SeedImageSource:
-    """The seed image resized to the model's native size, with depth from ``depth``: a number
-    (metres everywhere), a ``.npy`` file [H, W] or [H/f, W/f] in metres, or None (estimated)."""
+def seed_image_arrays(image: Path, depth: str | None, native_size: tuple[int, int],
+                      stride: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The seed image resized to the model's native size, [H, W, 3] uint8, and its depth from
+    ``depth``: a number (metres everywhere), a ``.npy`` file [H, W] or [H/f, W/f] in metres, or
+    None (estimated by the model)."""
     from PIL import Image
 
     try:
         img = Image.open(image).convert("RGB")
     except OSError as exc:
         raise InvalidInput("--seed-image", str(image), f"a readable image file ({exc})") from None
-    w, h = model.native_size
+    w, h = native_size
     rgb = np.array(img.resize((w, h), Image.BICUBIC), np.uint8)
     d = None
     if depth is not None:
@@ -74,11 +76,17 @@ def _seed_image_source(model: Backend, image: Path, depth: str | None) -> SeedIm
             d = np.full((h, w), float(depth), np.float32)
         except ValueError:
             d = np.load(depth).astype(np.float32)
-            f = model.latent_spec().stride
-            if d.shape not in ((h, w), (h // f, w // f)):
+            if d.shape not in ((h, w), (h // stride, w // stride)):
                 raise InvalidInput("--depth", f"{depth} {d.shape}", f"a depth map of {h}x{w} "
-                                   f"or {h // f}x{w // f} (the model's size) in metres") \
-                    from None
+                                   f"or {h // stride}x{w // stride} (the model's size) in "
+                                   "metres") from None
+    return rgb, d
+
+
+def _seed_image_source(model: Backend, image: Path, depth: str | None) -> SeedImageSource:
+    """The seed image and its depth (:func:`seed_image_arrays`) seen from the seed camera."""
+    w, h = model.native_size
+    rgb, d = seed_image_arrays(image, depth, (w, h), model.latent_spec().stride)
     c2w = look_at([0.0, 0.0, 1.6], [1.0, 0.0, 1.6])
     return SeedImageSource(rgb, d, Intrinsics.from_fov(SEED_FOV_DEG, w, h), c2w)
 

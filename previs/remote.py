@@ -38,21 +38,17 @@ log = logging.getLogger(__name__)
 FRAME_TIMEOUT_S = 300.0
 
 
-def seed_image_spec(image: Path, depth: str | None, native_size: tuple[int, int]) -> pb.WorldSpec:
+def seed_image_spec(image: Path, depth: str | None, native_size: tuple[int, int],
+                    stride: int) -> pb.WorldSpec:
     """The seed image as the in-process engine uses it (resized to the model's native size,
     depth a number or a .npy map), as a WorldSpec."""
-    from PIL import Image
-
-    w, h = native_size
-    rgb = np.array(Image.open(image).convert("RGB").resize((w, h), Image.BICUBIC), np.uint8)
-    d = None
-    if depth is not None:
-        try:
-            d = np.full((h, w), float(depth), np.float32)
-        except ValueError:
-            d = np.load(depth).astype(np.float32)
     import io
 
+    from PIL import Image
+
+    from latentstage.previs.engine import seed_image_arrays
+
+    rgb, d = seed_image_arrays(image, depth, native_size, stride)
     png = io.BytesIO()
     Image.fromarray(rgb).save(png, format="PNG")  # lossless (an array would go as JPEG)
     return C.seed_image_world(png.getvalue(), d, keep=True)
@@ -78,7 +74,8 @@ class ServerEngine:
     def _create(self, world, seed_image, depth) -> tuple[str, str]:
         native = (self.info.native_size.width, self.info.native_size.height)
         if seed_image is not None:
-            info = self.client.create_world(seed_image_spec(seed_image, depth, native))
+            info = self.client.create_world(seed_image_spec(seed_image, depth, native,
+                                                                   self.stride))
             self.start_c2w = np.asarray(info.start_c2w.m, np.float64).reshape(4, 4)
             return info.world_id, f"seed_image {seed_image}"
         parsed = parse_world(world)
