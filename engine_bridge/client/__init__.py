@@ -30,7 +30,7 @@ from latentstage.engine_bridge.client.aio import (
     SessionClosed,
     worker_lost,
 )
-from latentstage.engine_bridge.client.aio import (
+from latentstage.engine_bridge.client.messages import (
     convention_value,
     empty_world,
     encoding_value,
@@ -51,7 +51,7 @@ from latentstage.engine_bridge.client.aio import (
     unreal_pose,
     watch_message,
 )
-from latentstage.engine_bridge.client.aio import SyncClient, SyncSession
+from latentstage.engine_bridge.client.sync import SyncClient, SyncSession
 from latentstage.v1 import camera_pb2 as cpb
 from latentstage.v1 import service_pb2 as pb
 from latentstage.v1 import service_pb2_grpc as pb_grpc
