@@ -141,10 +141,11 @@ def _selection_lines(selection: dict | None) -> list[str]:
         return []
     lines = ["", "## How the sampler steps were chosen", selection.get("rule", ""), "",
              f"On `{selection.get('suite', '')}` (latent memory):", "",
-             "| candidate | PSNR | SSIM | detail generated |", "|---|---|---|---|"]
+             "| candidate | PSNR | SSIM | detail generated | revisit PSNR (loops) |",
+             "|---|---|---|---|---|"]
     for row in selection.get("candidates", []):
         lines.append(f"| {row['name']} | {_fmt(row['psnr'])} | {_fmt(row['ssim'], 3)} | "
-                     f"{_fmt(row['detail'])} |")
+                     f"{_fmt(row['detail'], 3)} | {_fmt(row.get('revisit_loops'))} |")
     lines += ["", f"Chosen: **{selection.get('chosen')}**."]
     return lines
 

@@ -159,15 +159,26 @@ def evaluate(
         "it off, for ablations (default: the memory's own)."),
     update_card: bool = typer.Option(
         False, "--update-card", help="Record the results in the checkpoint's config and card."),
+    memories: str = typer.Option(
+        "none,rgb,latent", help="Comma-separated memories to run (a subset is quicker, e.g. "
+        "latent alone to choose sampler steps; --update-card needs all three)."),
 ) -> None:
     """Evaluate on held-out worlds with no memory, an RGB point cloud and the latent memory."""
     import json
     import os
 
-    from latentstage.model.eval import EvalCase, builtin_suite
+    from latentstage.model.eval import MEMORIES, EvalCase, builtin_suite
     from latentstage.model.eval import evaluate as run
     from latentstage.runtime.memory import MemoryConfig
 
+    chosen = tuple(m for m in MEMORIES if m in memories.split(","))
+    unknown = set(memories.split(",")) - set(MEMORIES)
+    if unknown or not chosen:
+        raise typer.BadParameter(f"{memories!r}: expected a comma-separated subset of "
+                                 f"{','.join(MEMORIES)}", param_hint="--memories")
+    if update_card and chosen != MEMORIES:
+        raise typer.BadParameter("the card records all three memories: drop --memories",
+                                 param_hint="--update-card")
     dev = _device(device)
     model = _load_model(model_dir, dev)
     if suite == "builtin":
@@ -180,7 +191,7 @@ def evaluate(
         if not cases:
             raise typer.BadParameter(f"{suite!r}: the suite lists no cases", param_hint="--suite")
     wh = parse_size(size) if size else tuple(model.config.native_size)
-    total = sum(c.frames for c in cases) * 3
+    total = sum(c.frames for c in cases) * len(chosen)
     if jobs == 0:
         jobs = 1 if dev.type == "cuda" else min(os.cpu_count() or 1, len(cases))
     jobs = min(jobs, len(cases))
@@ -198,8 +209,8 @@ def evaluate(
         def tick(name: str) -> None:
             bar.update(task, advance=1, info=name)
 
-        report = run(model, cases, wh, steps, dev, out, tick=tick, jobs=jobs, model_dir=path,
-                     memory_config=memory_config)
+        report = run(model, cases, wh, steps, dev, out, memories=chosen, tick=tick, jobs=jobs,
+                     model_dir=path, memory_config=memory_config)
     report["command"] = "latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     (out / "report.json").write_text(json.dumps(report, indent=2))
     _print_report(report)
@@ -254,7 +265,13 @@ def eval_choose(
     within 1 dB of the best PSNR and 0.03 of the best SSIM (model/metrics.py, choose)."""
     import json
 
-    from latentstage.model.metrics import PSNR_SLACK_DB, SSIM_SLACK, Candidate, choose
+    from latentstage.model.metrics import (
+        PSNR_SLACK_DB,
+        REVISIT_FLOOR_DB,
+        SSIM_SLACK,
+        Candidate,
+        choose,
+    )
 
     try:
         loaded = [json.loads(p.read_text()) for p in reports]
@@ -271,12 +288,18 @@ def eval_choose(
             raise typer.BadParameter(f"{path}: no {memory!r} memory in its aggregate",
                                      param_hint="--memory")
         name = f"{rep.get('model')} steps {rep['sampler_steps']}"
-        cand = Candidate(name, row["psnr"], row["ssim"], row.get("detail_generated"))
+        loops = (rep.get("targets", {}).get("latent_revisit_psnr_db", {}).get("value")
+                 if memory == "latent" else None)
+        cand = Candidate(name, row["psnr"], row["ssim"], row.get("detail_generated"), loops)
         candidates.append(cand)
         by_name[name] = rep
         console.print(f"{name}: PSNR {cand.psnr:.2f} dB, SSIM {cand.ssim:.3f}, detail on "
-                      f"generated pixels {cand.detail or float('nan'):.2f} ({path})")
-    chosen = choose(candidates)
+                      f"generated pixels {cand.detail or float('nan'):.3f}, revisit PSNR on "
+                      f"loops {loops or float('nan'):.2f} dB ({path})")
+    try:
+        chosen = choose(candidates)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="REPORTS") from exc
     console.print(f"[bold]chosen[/bold]: {chosen.name}")
     if not set_steps:
         return
@@ -288,7 +311,8 @@ def eval_choose(
     training["selection"] = {
         "rule": f"Best detail on generated pixels (closest to 1 in log ratio) among the "
                 f"candidates within {PSNR_SLACK_DB:g} dB of the best PSNR and {SSIM_SLACK:g} of "
-                f"the best SSIM, {memory} memory (model/metrics.py, choose).",
+                f"the best SSIM that keep revisit PSNR on held-out loops >= "
+                f"{REVISIT_FLOOR_DB:g} dB, {memory} memory (model/metrics.py, choose).",
         "suite": loaded[0].get("command", ""),
         "candidates": [c.__dict__ for c in candidates],
         "chosen": chosen.name,

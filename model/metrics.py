@@ -114,13 +114,16 @@ class Candidate:
     psnr: float  # dB against ground truth, mean over cases
     ssim: float  # mean over cases
     detail: float | None  # detail ratio on generated pixels (1.0 = as detailed as the world)
+    revisit_loops: float | None = None  # latent memory's revisit PSNR on held-out loops, dB
 
 
 #: The selection rule: among candidates within PSNR_SLACK_DB of the best PSNR and SSIM_SLACK of
-#: the best SSIM, the one whose detail is closest to 1 (in log ratio: half as detailed is as
-#: far as twice). Too blurry and too noisy both lose.
+#: the best SSIM that keep the memory's strength (revisit PSNR on held-out loops >=
+#: REVISIT_FLOOR_DB, where measured), the one whose detail is closest to 1 (in log ratio: half
+#: as detailed is as far as twice). Too blurry and too noisy both lose.
 PSNR_SLACK_DB = 1.0
 SSIM_SLACK = 0.03
+REVISIT_FLOOR_DB = 35.0
 
 
 def choose(candidates: list[Candidate]) -> Candidate:
@@ -130,7 +133,11 @@ def choose(candidates: list[Candidate]) -> Candidate:
     best_psnr = max(c.psnr for c in candidates)
     best_ssim = max(c.ssim for c in candidates)
     eligible = [c for c in candidates
-                if c.psnr >= best_psnr - PSNR_SLACK_DB and c.ssim >= best_ssim - SSIM_SLACK]
+                if c.psnr >= best_psnr - PSNR_SLACK_DB and c.ssim >= best_ssim - SSIM_SLACK
+                and (c.revisit_loops is None or c.revisit_loops >= REVISIT_FLOOR_DB)]
+    if not eligible:
+        raise ValueError("candidates: none keeps revisit PSNR on held-out loops >= "
+                         f"{REVISIT_FLOOR_DB:g} dB within the PSNR and SSIM slack")
 
     def distance(c: Candidate) -> float:
         return abs(math.log(c.detail)) if c.detail and c.detail > 0 else math.inf

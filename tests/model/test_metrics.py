@@ -101,6 +101,14 @@ def test_choose_penalises_noise_as_much_as_blur():
         choose([])
 
 
+def test_choose_keeps_the_memory_s_revisits():
+    steady = Candidate("steps 1", psnr=18.0, ssim=0.58, detail=0.3, revisit_loops=36.0)
+    unsteady = Candidate("steps 2", psnr=17.8, ssim=0.58, detail=0.6, revisit_loops=34.0)
+    assert choose([steady, unsteady]).name == "steps 1"
+    with pytest.raises(ValueError, match="revisit"):
+        choose([unsteady, Candidate("x", psnr=16.0, ssim=0.5, detail=1.0, revisit_loops=20.0)])
+
+
 def test_natural_photos_load_at_the_requested_size():
     pytest.importorskip("skimage")
     photos = load_natural_photos((64, 48))
@@ -114,7 +122,8 @@ def test_natural_photos_load_at_the_requested_size():
 def _report(steps: int, psnr: float, detail: float, model: str = "m") -> dict:
     row = {"psnr": psnr, "ssim": 0.5, "detail_generated": detail}
     return {"model": model, "sampler_steps": steps, "cases": [{"seed": 1_000_031}],
-            "aggregate": {"latent": row}, "command": "latentstage eval --suite v.json"}
+            "aggregate": {"latent": row}, "command": "latentstage eval --suite v.json",
+            "targets": {"latent_revisit_psnr_db": {"value": 36.0}}}
 
 
 def test_eval_choose_prints_the_rule_s_choice(tmp_path):
