@@ -77,6 +77,16 @@ def train(
     clip_frames: int = typer.Option(16, min=2, help="Frames per training clip."),
     lr: float = typer.Option(None, help="Peak learning rate (default per stage)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint."),
+    edge_weight: float = typer.Option(
+        0.0, min=0.0, help="Weight of an L1 loss on image (autoencoder) or latent (generator) "
+        "gradients: keeps edges that MSE blurs."),
+    write_policy: str = typer.Option(
+        "inference", help="Generator rollouts write back as inference does (inference) or "
+        "whole frames at full trust (full, how ref-v1 was trained)."),
+    threads: int = typer.Option(0, min=0, help="CPU threads for torch (0: torch's default)."),
+    decoder_only: bool = typer.Option(
+        False, "--decoder-only", help="Autoencoder: train the decoder alone (the latent space, "
+        "and a generator trained on it, stay valid)."),
 ) -> None:
     """Train one stage of the reference model on procedural worlds (training seeds only)."""
     import time
@@ -88,11 +98,19 @@ def train(
     if stage not in ("autoencoder", "generator"):
         raise typer.BadParameter(f"{stage!r}: expected autoencoder or generator",
                                  param_hint="STAGE")
+    if write_policy not in ("inference", "full"):
+        raise typer.BadParameter(f"{write_policy!r}: expected inference or full",
+                                 param_hint="--write-policy")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     dev = _device(device)
     defaults = {"autoencoder": (3000, 2e-3), "generator": (3000, 1e-3)}[stage]
     cfg = training.TrainConfig(
         stage=stage, steps=steps or defaults[0], size=size_option(size, "--size", multiple=8),
         batch=batch, lr=lr or defaults[1], device=str(dev), clips=clips, clip_frames=clip_frames,
+        edge_weight=edge_weight, write_policy=write_policy, decoder_only=decoder_only,
         command="latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -141,15 +159,26 @@ def evaluate(
         "it off, for ablations (default: the memory's own)."),
     update_card: bool = typer.Option(
         False, "--update-card", help="Record the results in the checkpoint's config and card."),
+    memories: str = typer.Option(
+        "none,rgb,latent", help="Comma-separated memories to run (a subset is quicker, e.g. "
+        "latent alone to choose sampler steps; --update-card needs all three)."),
 ) -> None:
     """Evaluate on held-out worlds with no memory, an RGB point cloud and the latent memory."""
     import json
     import os
 
-    from latentstage.model.eval import EvalCase, builtin_suite
+    from latentstage.model.eval import MEMORIES, EvalCase, builtin_suite
     from latentstage.model.eval import evaluate as run
     from latentstage.runtime.memory import MemoryConfig
 
+    chosen = tuple(m for m in MEMORIES if m in memories.split(","))
+    unknown = set(memories.split(",")) - set(MEMORIES)
+    if unknown or not chosen:
+        raise typer.BadParameter(f"{memories!r}: expected a comma-separated subset of "
+                                 f"{','.join(MEMORIES)}", param_hint="--memories")
+    if update_card and chosen != MEMORIES:
+        raise typer.BadParameter("the card records all three memories: drop --memories",
+                                 param_hint="--update-card")
     dev = _device(device)
     model = _load_model(model_dir, dev)
     if suite == "builtin":
@@ -162,7 +191,7 @@ def evaluate(
         if not cases:
             raise typer.BadParameter(f"{suite!r}: the suite lists no cases", param_hint="--suite")
     wh = size_option(size, "--size", multiple=8) if size else tuple(model.config.native_size)
-    total = sum(c.frames for c in cases) * 3
+    total = sum(c.frames for c in cases) * len(chosen)
     if jobs == 0:
         jobs = 1 if dev.type == "cuda" else min(os.cpu_count() or 1, len(cases))
     jobs = min(jobs, len(cases))
@@ -180,8 +209,8 @@ def evaluate(
         def tick(name: str) -> None:
             bar.update(task, advance=1, info=name)
 
-        report = run(model, cases, wh, steps, dev, out, tick=tick, jobs=jobs, model_dir=path,
-                     memory_config=memory_config)
+        report = run(model, cases, wh, steps, dev, out, memories=chosen, tick=tick, jobs=jobs,
+                     model_dir=path, memory_config=memory_config)
     report["command"] = "latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     (out / "report.json").write_text(json.dumps(report, indent=2))
     _print_report(report)
@@ -223,13 +252,90 @@ def eval_merge(
         console.print(f"recorded the results in {path / 'config.json'} and README.md")
 
 
+def eval_choose(
+    reports: list[Path] = typer.Argument(..., help="report.json files of the candidates, all "
+                                         "on the same (validation) suite."),
+    memory: str = typer.Option("latent", help="The memory whose aggregates decide."),
+    model_dir: str = typer.Option("", "--model", help="With --set-steps: the checkpoint."),
+    set_steps: bool = typer.Option(
+        False, "--set-steps", help="Make the chosen report's sampler steps the checkpoint's "
+        "default and record the choice in its config and card."),
+) -> None:
+    """Choose among evaluated candidates: the best detail on generated pixels among those
+    within 1 dB of the best PSNR and 0.03 of the best SSIM (model/metrics.py, choose)."""
+    import json
+
+    from latentstage.model.metrics import (
+        PSNR_SLACK_DB,
+        REVISIT_FLOOR_DB,
+        SSIM_SLACK,
+        Candidate,
+        choose,
+    )
+
+    try:
+        loaded = [json.loads(p.read_text()) for p in reports]
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="REPORTS") from exc
+    suites = {json.dumps(r["cases"], sort_keys=True) for r in loaded}
+    if len(suites) != 1:
+        raise typer.BadParameter("the reports ran different suites; compare like with like",
+                                 param_hint="REPORTS")
+    candidates, by_name = [], {}
+    for path, rep in zip(reports, loaded, strict=True):
+        row = rep["aggregate"].get(memory)
+        if row is None:
+            raise typer.BadParameter(f"{path}: no {memory!r} memory in its aggregate",
+                                     param_hint="--memory")
+        name = f"{rep.get('model')} steps {rep['sampler_steps']}"
+        loops = (rep.get("targets", {}).get("latent_revisit_psnr_db", {}).get("value")
+                 if memory == "latent" else None)
+        cand = Candidate(name, row["psnr"], row["ssim"], row.get("detail_generated"), loops)
+        candidates.append(cand)
+        by_name[name] = rep
+        console.print(f"{name}: PSNR {cand.psnr:.2f} dB, SSIM {cand.ssim:.3f}, detail on "
+                      f"generated pixels {cand.detail or float('nan'):.3f}, revisit PSNR on "
+                      f"loops {loops or float('nan'):.2f} dB ({path})")
+    try:
+        chosen = choose(candidates)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="REPORTS") from exc
+    console.print(f"[bold]chosen[/bold]: {chosen.name}")
+    if not set_steps:
+        return
+    model = _load_model(model_dir or "bundled", _device("cpu"))
+    if by_name[chosen.name].get("model") != model.model_id:
+        raise typer.BadParameter(f"the chosen report is of {by_name[chosen.name].get('model')}, "
+                                 f"not of {model.model_id}", param_hint="--model")
+    training = dict(model.config.training or {})
+    training["selection"] = {
+        "rule": f"Best detail on generated pixels (closest to 1 in log ratio) among the "
+                f"candidates within {PSNR_SLACK_DB:g} dB of the best PSNR and {SSIM_SLACK:g} of "
+                f"the best SSIM that keep revisit PSNR on held-out loops >= "
+                f"{REVISIT_FLOOR_DB:g} dB, {memory} memory (model/metrics.py, choose).",
+        "suite": loaded[0].get("command", ""),
+        "candidates": [c.__dict__ for c in candidates],
+        "chosen": chosen.name,
+    }
+    model.set_training_record(training)
+    model.set_sampler_steps(int(by_name[chosen.name]["sampler_steps"]))
+    path = _model_path(model_dir or "bundled")
+    model.save_pretrained(path)
+    from latentstage.model.card import write_card
+
+    write_card(model, path)
+    console.print(f"set sampler_steps {model.config.sampler_steps} in {path / 'config.json'}")
+
+
 def _print_report(report: dict) -> None:
     from rich.table import Table
 
     rows = {"psnr": "PSNR (dB)", "ssim": "SSIM", "revisit_psnr": "revisit PSNR (dB)",
             "revisit_identical": "identical revisits", "revisit_gt_psnr": "PSNR at revisits",
             "revisit_gt_psnr_seen": "  on seed-seen pixels", "revisit_gt_psnr_unseen":
-            "  on generated pixels", "depth_absrel": "depth AbsRel", "fps": "fps",
+            "  on generated pixels", "detail": "detail (1 = real)", "detail_generated":
+            "  on generated pixels", "detail_uncovered": "  on uncovered pixels",
+            "depth_absrel": "depth AbsRel", "fps": "fps",
             "frame_ms_median": "median frame ms"}
     memories = list(report["aggregate"])
     table = Table(title="Aggregate over cases")
@@ -257,6 +363,9 @@ def demo(
     threads: int = typer.Option(None, min=1, help="Torch CPU threads (default: the serving "
                                 "policy, docs/service.md 'CPU threads'; or "
                                 "$LATENTSTAGE_TORCH_THREADS)."),
+    strip: Path = typer.Option(
+        None, "--strip", help="Also write a PNG strip: frames along the loop, generated above "
+        "ground truth (e.g. docs/images/strip.png)."),
 ) -> None:
     """Fly away from a seed frame and back; write demo.mp4, report.json and a plot."""
     from latentstage.model.demo import run_demo
@@ -278,12 +387,15 @@ def demo(
     with _progress() as bar:
         task = bar.add_task("generating", total=frames, info="")
         report = run_demo(model, out, dev, frames=frames, seed=seed,
-                          tick=lambda n: bar.update(task, completed=n))
+                          tick=lambda n: bar.update(task, completed=n), strip=strip)
     console.print(
         f"[bold]demo[/bold] {report['world']['kind']} world {report['world']['seed']}, "
         f"{frames} frames at {report['size'][0]}x{report['size'][1]} on {report['device']}: "
         f"{report['fps']:.1f} fps, PSNR vs ground truth {report['psnr_vs_ground_truth']:.2f} dB, "
         f"revisit PSNR {report['revisit_psnr'] or float('nan'):.2f} dB "
-        f"({report['revisit_pairs']} revisited poses)"
+        f"({report['revisit_pairs']} revisited poses), detail {report['detail'] or 0:.2f} "
+        "(1 = as detailed as ground truth)"
     )
+    if strip is not None:
+        console.print(f"wrote {strip} (top: generated, bottom: ground truth)")
     console.print(f"wrote {out / 'demo.mp4'}, {out / 'report.json'}, {out / 'demo_psnr.png'}")

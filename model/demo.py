@@ -7,6 +7,8 @@ pose), generates every frame of a loop that pans away and returns, and writes:
   ground truth, fps;
 - ``demo_psnr.png``: PSNR against ground truth per frame, the revisit frames, each revisit's
   PSNR against its earlier frame, and the pooled revisit PSNR of ``report.json``.
+- optionally a strip PNG (``strip``): a few frames along the loop, generated above ground
+  truth, for the README.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import torch
 
 from latentstage.model.data import DEFAULT_FOV, EVAL_SEED_BASE
 from latentstage.model.eval import pooled, psnr, revisit_errors, revisit_pairs
-from latentstage.model.plots import coverage_image, demo_psnr
+from latentstage.model.metrics import DetailSum
+from latentstage.model.plots import coverage_image, demo_psnr, frame_strip
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.memory import LatentMemory
 from latentstage.runtime.pipeline import FrameStep, seed_memory
@@ -30,7 +33,8 @@ from latentstage.runtime.pipeline import FrameStep, seed_memory
 def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: int = 0,
              world_seed: int = EVAL_SEED_BASE + 7, kind: str = "indoor",
              size: tuple[int, int] | None = None,
-             tick: Callable[[int], None] | None = None) -> dict:
+             tick: Callable[[int], None] | None = None, strip: Path | None = None,
+             strip_frames: int = 6) -> dict:
     """Generate the demo into ``out``; returns the report (also written as report.json)."""
     from latentstage.model.worlds import make_scene, make_trajectory, render
     from latentstage.model.worlds.io import VideoWriter
@@ -51,7 +55,8 @@ def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: in
     seed_memory(model, memory, first.rgb[0], depth0, memory.camera(k, traj.c2w[0]),
                 sky=lat.sky[0])
 
-    generated, psnrs, seconds = [], [], 0.0
+    generated, truth, psnrs, seconds = [], [], [], 0.0
+    detail, detail_uncovered = DetailSum(), DetailSum()
     with VideoWriter(out / "demo.mp4", width=3 * size[0], height=size[1],
                      fps=traj.fps) as video:
         for i, c2w in enumerate(traj.c2w):
@@ -60,9 +65,13 @@ def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: in
             seconds += time.perf_counter() - start
             gt = render(scene, k, c2w).rgb[0].clamp(0, 1)
             psnrs.append(psnr(frame.rgb, gt))
+            detail.add(frame.rgb, gt)
+            detail_uncovered.add(frame.rgb, gt, torch.nn.functional.interpolate(
+                frame.readout.coverage[None, None], scale_factor=spec.stride)[0, 0] <= 0.5)
             img = torch.from_numpy(frame.pixels).permute(2, 0, 1)  # [3, H, W] uint8
             generated.append(img)
             gt8 = (gt * 255 + 0.5).to(torch.uint8).cpu()
+            truth.append(gt8)
             row = torch.cat([img, gt8, coverage_image(frame.readout.coverage.cpu(), size)], 2)
             video.write(row.permute(1, 2, 0).numpy())
             if tick is not None:
@@ -71,6 +80,9 @@ def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: in
     mses = revisit_errors(generated, pairs)
     demo_psnr(psnrs, pairs, [pooled([m]) for m in mses], pooled(mses) if mses else None,
               out / "demo_psnr.png")
+    if strip is not None:  # evenly spaced up to the turn (the loop's far side), then back
+        picks = np.linspace(0, frames - 1, strip_frames).round().astype(int).tolist()
+        frame_strip([[generated[i] for i in picks], [truth[i] for i in picks]], strip)
     stats = memory.stats()
     report = {
         "model": model.model_id,
@@ -80,6 +92,8 @@ def run_demo(model, out: Path, device: torch.device, frames: int = 240, seed: in
         "sampler_steps": model.config.sampler_steps,
         "fps": frames / seconds,
         "psnr_vs_ground_truth": float(np.mean(psnrs)),
+        "detail": detail.ratio(),  # model.metrics: 1.0 = as detailed as ground truth
+        "detail_uncovered": detail_uncovered.ratio(),
         "revisit_pairs": len(pairs),
         "revisit_psnr": pooled(mses) if mses else None,  # pooled over pairs, as in eval
         "revisit_identical": float(np.mean([m == 0 for m in mses])) if mses else None,

@@ -23,6 +23,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 
 from latentstage.model.data import DEFAULT_FOV, EVAL_SEED_BASE
+from latentstage.model.metrics import DetailSum
 from latentstage.model.rgb_memory import RGBPointCloudMemory
 from latentstage.runtime.camera import Intrinsics
 from latentstage.runtime.memory import LatentMemory, MemoryConfig, Readout
@@ -163,6 +165,9 @@ class RunResult:
     psnr_seen: list[float | None]  # per frame, pixels the seed frame observed (None: none)
     psnr_unseen: list[float | None]  # per frame, the other pixels (None: none)
     frame_seconds: list[float]  # generation time per frame (readout, sampler, decode, write)
+    # Pooled detail ratios (model.metrics) over: "all" pixels, "generated" (those the seed
+    # frame did not observe) and "uncovered" (those the memory did not cover at that frame).
+    detail: dict[str, DetailSum] = dataclass_field(default_factory=dict)
 
 
 @torch.inference_mode()
@@ -185,6 +190,7 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
     cov = torch.zeros(n, size[1] // spec.stride, size[0] // spec.stride)
     psnrs, ssims, absrel, frame_seconds = [], [], [], []
     seen_psnr, unseen_psnr = [], []
+    detail = {key: DetailSum() for key in ("all", "generated", "uncovered")}
     for i in range(n):
         frame = step(FrameCamera.of(k, gt["c2w"][i], spec.stride, device), i, steps)
         rgb, depth, readout = frame.rgb, frame.depth, frame.readout
@@ -196,6 +202,7 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
         seen = gt["seen"][i].to(device) if "seen" in gt else None
         seen_psnr.append(masked_psnr(rgb, target, seen) if seen is not None else None)
         unseen_psnr.append(masked_psnr(rgb, target, ~seen) if seen is not None else None)
+        add_detail(detail, rgb, target, seen, readout.coverage)
         ssims.append(float(ssim(rgb[None], target[None], data_range=1.0, win_size=7)))
         gt_depth, sky = gt["depth"][i].to(device), gt["sky"][i].to(device)
         valid = ~sky & (gt_depth > 0)
@@ -204,7 +211,21 @@ def run_trajectory(model, case: EvalCase, memory: str, size: tuple[int, int], st
             absrel.append(float(rel))
         if tick is not None:
             tick()
-    return RunResult(out, cov, psnrs, ssims, absrel, seen_psnr, unseen_psnr, frame_seconds)
+    return RunResult(out, cov, psnrs, ssims, absrel, seen_psnr, unseen_psnr, frame_seconds,
+                     detail)
+
+
+def add_detail(detail: dict[str, DetailSum], rgb: torch.Tensor, target: torch.Tensor,
+               seen: torch.Tensor | None, coverage: torch.Tensor) -> None:
+    """Add one frame ([3, H, W] each) to the pooled detail sums of :class:`RunResult`:
+    ``seen`` [H, W] bool (seed-observed pixels), ``coverage`` [h, w] readout coverage."""
+    stride = rgb.shape[-1] // coverage.shape[-1]
+    uncovered = F.interpolate(coverage[None, None].float(), scale_factor=stride,
+                              mode="nearest")[0, 0] <= 0.5
+    detail["all"].add(rgb, target)
+    if seen is not None:
+        detail["generated"].add(rgb, target, ~seen)
+    detail["uncovered"].add(rgb, target, uncovered)
 
 
 def masked_psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float | None:
@@ -294,6 +315,10 @@ def summarise(result: RunResult, pairs: list[tuple[int, int]]) -> dict:
         "revisit_gt_psnr_seen": at_revisits(result.psnr_seen),
         "revisit_gt_psnr_unseen": at_revisits(result.psnr_unseen),
         "revisit_buckets": buckets,
+        # High-frequency energy over ground truth's (1.0: as detailed as the world).
+        "detail": result.detail["all"].ratio() if result.detail else None,
+        "detail_generated": result.detail["generated"].ratio() if result.detail else None,
+        "detail_uncovered": result.detail["uncovered"].ratio() if result.detail else None,
     }
 
 
@@ -305,7 +330,8 @@ def aggregate(results: dict[str, dict[str, dict]]) -> dict[str, dict]:
         agg[mem] = {}
         for key in ("psnr", "ssim", "depth_absrel", "fps", "frame_ms_median", "revisit_psnr",
                     "revisit_identical", "revisit_gt_psnr", "revisit_gt_psnr_seen",
-                    "revisit_gt_psnr_unseen"):
+                    "revisit_gt_psnr_unseen", "detail", "detail_generated",
+                    "detail_uncovered"):
             vals = [r[key] for r in rows if r.get(key) is not None]
             agg[mem][key] = float(np.mean(vals)) if vals else None
     return agg

@@ -91,3 +91,25 @@ def revisit_strip(rows: list[tuple[str, list[torch.Tensor]]], path: Path) -> Non
         lines.append(torch.cat(list(images), dim=2))
     grid = torch.cat(lines, dim=1).permute(1, 2, 0).numpy()
     Image.fromarray(np.ascontiguousarray(grid)).save(path)
+
+
+def frame_strip(rows: list[list[torch.Tensor]], path: Path, scale: int = 2, gap: int = 4) -> None:
+    """Save rows of uint8 images [3, H, W] (e.g. generated above ground truth) as one PNG,
+    each image upscaled ``scale`` times (nearest) and separated by ``gap`` white pixels."""
+    from PIL import Image
+
+    if not rows or not rows[0]:
+        return
+
+    def up(img: torch.Tensor) -> torch.Tensor:
+        return img.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+
+    h, w = up(rows[0][0]).shape[1:]
+    cols = len(rows[0])
+    grid = torch.full((3, len(rows) * (h + gap) - gap, cols * (w + gap) - gap), 255,
+                      dtype=torch.uint8)
+    for r, images in enumerate(rows):
+        for c, img in enumerate(images):
+            grid[:, r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = up(img)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(grid.permute(1, 2, 0).numpy())).save(path)

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from latentstage.model.data import Clips, build_clips
 from latentstage.model.generator import DEPTH_MAX, T_MIN
 from latentstage.model.world_model import WorldModel
-from latentstage.runtime.memory import LatentMemory, MemoryConfig
-from latentstage.runtime.pipeline import build_cond
+from latentstage.runtime.conditioning import anchor_to_memory, build_cond, write_confidence
+from latentstage.runtime.memory import LatentMemory, MemoryConfig, Readout
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,12 @@ class TrainConfig:
     checkpoint_every: int = 250  # steps between periodic checkpoints
     seed: int = 0  # RNG seed for sampling and initialisation
     command: str = ""  # the command line that started the run
+    edge_weight: float = 0.0  # weight of the L1 loss on image (AE) or latent (generator)
+    #   gradients: an edge-aware term for detail
+    decoder_only: bool = False  # autoencoder: train the decoder alone; the encoder and the latent
+    #   scale stay, so the latent space (and a generator trained on it) is unchanged
+    write_policy: str = "inference"  # "self" rollouts write back as inference does ("inference":
+    #   only what the memory lacked, at GENERATED_CONFIDENCE) or whole frames ("full", v1)
 
 
 @dataclass
@@ -173,6 +179,14 @@ def _loop(cfg: TrainConfig, out: Path, model: WorldModel, params, step_fn, names
             "seconds": time.perf_counter() - t_start, "steps": cfg.steps}
 
 
+def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean L1 distance of the horizontal and vertical finite differences of two image (or
+    latent) batches [B, C, H, W]: an edge-aware term that MSE alone lets blur away."""
+    dx = (a[..., :, 1:] - a[..., :, :-1]) - (b[..., :, 1:] - b[..., :, :-1])
+    dy = (a[..., 1:, :] - a[..., :-1, :]) - (b[..., 1:, :] - b[..., :-1, :])
+    return dx.abs().mean() + dy.abs().mean()
+
+
 # ----- stage 1: autoencoder -------------------------------------------------------------------
 def train_autoencoder(model: WorldModel, cfg: TrainConfig, out: Path,
                       report: Callable[[Progress], None] | None = None,
@@ -183,9 +197,11 @@ def train_autoencoder(model: WorldModel, cfg: TrainConfig, out: Path,
     rng = random.Random(cfg.seed)
     clips = load_clips(cfg, out, clip_progress)
     ae = model.autoencoder.to(cfg.device).train()
-    # Train unscaled; the scale is calibrated at the end.
-    ae.scaling.fill_(1.0)
-    ae.shift.fill_(0.0)
+    if cfg.decoder_only:  # the latent space stays: encode as the checkpoint does
+        ae.encoder.requires_grad_(False)
+    else:  # train unscaled; the scale is calibrated at the end
+        ae.scaling.fill_(1.0)
+        ae.shift.fill_(0.0)
 
     def step_fn(step: int) -> dict[str, torch.Tensor]:
         s = [rng.randrange(len(clips)) for _ in range(cfg.batch)]
@@ -198,11 +214,18 @@ def train_autoencoder(model: WorldModel, cfg: TrainConfig, out: Path,
             left = rng.randrange(0, x.shape[-1] - cfg.crop + 1, 8)
             x = x[..., top : top + cfg.crop, left : left + cfg.crop]
         recon = ae(x)
-        return {"l1": F.l1_loss(recon, x), "mse": F.mse_loss(recon, x)}
+        terms = {"l1": F.l1_loss(recon, x), "mse": F.mse_loss(recon, x)}
+        if cfg.edge_weight > 0:
+            terms["edge"] = cfg.edge_weight * gradient_l1(recon, x)
+        return terms
 
-    record = _loop(cfg, out, model, list(ae.parameters()), step_fn, ["l1", "mse"], report,
-                   resume)
+    names = ["l1", "mse"] + (["edge"] if cfg.edge_weight > 0 else [])
+    params = list((ae.decoder if cfg.decoder_only else ae).parameters())
+    record = _loop(cfg, out, model, params, step_fn, names, report, resume)
     ae.eval()
+    if cfg.decoder_only:
+        return {**record, "latent_scaling": float(ae.scaling), "latent_shift": float(ae.shift),
+                "data_seeds": [0, cfg.clips - 1], "decoder_only": True}
     with torch.no_grad():
         frames = clips.rgb[:, :: max(1, cfg.clip_frames // 4)].reshape(-1, 3, *clips.rgb.shape[-2:])
         raw = torch.cat([ae.encoder(f[None].float().to(cfg.device) / 255 * 2 - 1)
@@ -261,26 +284,34 @@ def _make_sample(rng: random.Random, clips: Clips, latents, model, device) -> _S
     return _Sample(s, mode, memory, rollout, target)
 
 
-def _cond_batch(samples: list[_Sample], frames: list[int], clips: Clips) -> torch.Tensor:
-    conds = []
-    f = clips.stride
-    _h, _w = clips.intrinsics.height // f, clips.intrinsics.width // f
+def _cond_batch(samples: list[_Sample], frames: list[int], clips: Clips
+                ) -> tuple[torch.Tensor, list[Readout]]:
+    """``cond`` [B, C + 9, h, w] of each sample's memory at its frame, and the readouts."""
+    conds, readouts = [], []
     for smp, t in zip(samples, frames, strict=True):
         c2w = clips.c2w[smp.clip, t]
         camera = smp.memory.camera(clips.intrinsics, c2w)
-        conds.append(build_cond(smp.memory.readout(camera), camera))
-    return torch.cat(conds)
+        readout = smp.memory.readout(camera)
+        readouts.append(readout)
+        conds.append(build_cond(readout, camera))
+    return torch.cat(conds), readouts
 
 
 @torch.no_grad()
-def _rollout(samples: list[_Sample], clips: Clips, model: WorldModel, gen: torch.Generator):
-    """Generate and write the rollout frames of all "self" samples, in lockstep batches."""
+def _rollout(samples: list[_Sample], clips: Clips, model: WorldModel, gen: torch.Generator,
+             policy: str = "inference"):
+    """Generate and write the rollout frames of all "self" samples, in lockstep batches.
+
+    With ``policy`` "inference" each frame is made and written as the runtime does
+    (:mod:`latentstage.runtime.pipeline`): the memory's covered places are kept, and only what
+    it lacked is written back, at the confidence of generated content. "full" writes whole
+    generated frames at full trust (how ref-v1 was trained)."""
     for r in range(max((len(s.rollout) for s in samples), default=0)):
         active = [s for s in samples if r < len(s.rollout)]
         if not active:
             continue
         frames = [s.rollout[r] for s in active]
-        cond = _cond_batch(active, frames, clips)
+        cond, readouts = _cond_batch(active, frames, clips)
         x = torch.randn(len(active), model.latent_spec().channels, *cond.shape[-2:],
                         generator=gen, device=cond.device)
         t = torch.ones(len(active), device=cond.device)
@@ -288,7 +319,12 @@ def _rollout(samples: list[_Sample], clips: Clips, model: WorldModel, gen: torch
         x0 = x - v  # one Euler step from t = 1
         for i, (smp, fr) in enumerate(zip(active, frames, strict=True)):
             camera = smp.memory.camera(clips.intrinsics, clips.c2w[smp.clip, fr])
-            smp.memory.write(x0[i], depth[i, 0], camera)
+            if policy == "full":
+                smp.memory.write(x0[i], depth[i, 0], camera)
+                continue
+            lat, dep = anchor_to_memory(x0[i : i + 1], depth[i : i + 1], readouts[i], 1.0)
+            smp.memory.write(lat[0], dep[0, 0], camera,
+                             confidence=write_confidence(readouts[i], 1.0))
 
 
 def train_generator(model: WorldModel, cfg: TrainConfig, out: Path,
@@ -308,10 +344,10 @@ def train_generator(model: WorldModel, cfg: TrainConfig, out: Path,
         samples = [_make_sample(rng, clips, latents, model, cfg.device)
                    for _ in range(cfg.batch)]
         g.eval()
-        _rollout(samples, clips, model, gen)
+        _rollout(samples, clips, model, gen, cfg.write_policy)
         g.train()
         targets = [s.target for s in samples]
-        cond = _cond_batch(samples, targets, clips)
+        cond, _ = _cond_batch(samples, targets, clips)
         x0 = torch.stack([latents[s.clip, s.target] for s in samples])
         depth_gt = torch.stack([clips.depth[s.clip, s.target] for s in samples]).to(cfg.device)
         sky = torch.stack([clips.sky[s.clip, s.target] for s in samples]).to(cfg.device)
@@ -325,13 +361,18 @@ def train_generator(model: WorldModel, cfg: TrainConfig, out: Path,
         x_t = (1 - tb) * x0 + tb * noise
         v, depth = g(x_t, t, cond)
         x0_pred = x_t - tb.clamp(min=T_MIN) * v
-        return {
+        terms = {
             "latent": F.mse_loss(x0_pred, x0),
             "depth": 0.1 * (depth[:, 0].log() - depth_gt.log()).abs().mean(),
         }
+        if cfg.edge_weight > 0:
+            terms["edge"] = cfg.edge_weight * gradient_l1(x0_pred, x0)
+        return terms
 
-    return _loop(cfg, out, model, list(g.parameters()), step_fn, ["latent", "depth"], report,
-                 resume)
+    if cfg.write_policy not in ("inference", "full"):
+        raise ValueError(f"write_policy: got {cfg.write_policy!r}, expected 'inference' or 'full'")
+    names = ["latent", "depth"] + (["edge"] if cfg.edge_weight > 0 else [])
+    return _loop(cfg, out, model, list(g.parameters()), step_fn, names, report, resume)
 
 
 def earlier_runs(previous: dict) -> list[dict]:

@@ -162,6 +162,12 @@ class WorldModel(nn.Module):
             raise InvalidInput("training", training, "a dict (JSON object)")
         self._config = replace(self._config, training=dict(training))
 
+    def set_sampler_steps(self, steps: int) -> None:
+        """Set the default sampler steps (1..4; saved by the next :meth:`save_pretrained`)."""
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps not in range(1, 5):
+            raise InvalidInput("sampler_steps", steps, "an integer from 1 to 4")
+        self._config = replace(self._config, sampler_steps=steps)
+
     def _check_spec(self, config: WorldModelConfig, latent: dict) -> None:
         """Raise :class:`InvalidInput` naming the field where the config disagrees with itself."""
         c = self.autoencoder.latent_channels

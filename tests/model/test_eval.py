@@ -150,6 +150,9 @@ def test_eval_command_writes_the_report_and_plots(tmp_path):
     assert report["command"].startswith("latentstage ")  # the command line, for the card
     assert set(report["aggregate"]) == {"none", "rgb", "latent"}
     assert report["targets"]["latent_revisit_psnr_db"]["value"] is not None
+    for mem in ("none", "rgb", "latent"):  # the detail measure, next to PSNR and SSIM
+        row = report["aggregate"][mem]
+        assert 0 < row["detail"] < 3 and 0 <= row["detail_generated"] < 3
     assert {"indoor-1000005-loop_psnr.png", "indoor-1000005-loop_revisits.png"} <= {
         p.name for p in out.iterdir()}
     assert "latent_revisit_psnr_db" in result.output

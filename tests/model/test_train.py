@@ -71,3 +71,76 @@ def test_a_resumed_stage_keeps_its_earlier_runs_in_the_record(tmp_path):
     # A run that does not resume starts a fresh history.
     save_record(model, tmp_path, "generator", first, {"steps": 10})
     assert "earlier_runs" not in model.config.training["generator"]
+
+
+def _seeded_rollout(model, tmp_path, policy: str):
+    """Seed a memory with clip 0's first frame, roll the model out at that same pose with
+    ``policy``, and return the readout there before and after."""
+    import torch
+
+    from latentstage.model.train import _encode_clips, _rollout, _Sample, load_clips
+    from latentstage.runtime.memory import LatentMemory, MemoryConfig
+
+    cfg = TrainConfig(stage="generator", size=(64, 64), clips=2, clip_frames=4)
+    clips = load_clips(cfg, tmp_path, None)
+    latents = _encode_clips(model, clips, "cpu")
+    k, c2w = clips.intrinsics, clips.c2w[0, 0]
+    memory = LatentMemory(model.latent_spec(), MemoryConfig(capacity=8192), "cpu")
+    camera = memory.camera(k, c2w)
+    memory.write(latents[0, 0], clips.depth[0, 0], camera, sky_mask=clips.sky[0, 0])
+    before = memory.readout(camera)
+    _rollout([_Sample(0, "self", memory, [0], 0)], clips, model, torch.Generator().manual_seed(0),
+             policy)
+    return before, memory.readout(camera)
+
+
+def test_inference_policy_rollouts_never_overwrite_what_the_memory_held(tmp_path):
+    """Rollouts write back as inference does: a frame generated where the memory covers
+    everything leaves the memory as it was; the v1 policy (whole frames) changes it."""
+    import copy
+
+    import torch
+
+    model = WorldModel.create(
+        native_size=(64, 64),
+        autoencoder={"latent_channels": 8, "channels": [8, 16, 16, 32], "latent_blocks": 1},
+        generator={"latent_channels": 8, "cond_channels": 17, "base_channels": 16,
+                   "time_dim": 32},
+    ).eval()
+    with torch.no_grad():  # a generator whose guess differs from the memory everywhere
+        model.generator.out_x0.bias.fill_(1.0)
+    before, after = _seeded_rollout(model, tmp_path, "inference")
+    covered = before.coverage > 0
+    assert covered.float().mean() > 0.5
+    assert torch.allclose(after.features[:, covered], before.features[:, covered], atol=1e-5)
+    before, after = _seeded_rollout(copy.deepcopy(model), tmp_path, "full")
+    assert (after.features[:, covered] - before.features[:, covered]).abs().mean() > 0.05
+
+
+def test_decoder_only_training_keeps_the_latent_space(tmp_path):
+    import torch
+
+    model = WorldModel.create(
+        native_size=(64, 64),
+        autoencoder={"latent_channels": 8, "channels": [8, 16, 16, 32], "latent_blocks": 1},
+        generator={"latent_channels": 8, "cond_channels": 17, "base_channels": 16,
+                   "time_dim": 32},
+    )
+    with torch.no_grad():
+        model.autoencoder.scaling.fill_(2.0)
+        model.autoencoder.shift.fill_(0.1)
+    encoder = {k: v.clone() for k, v in model.autoencoder.encoder.state_dict().items()}
+    decoder = {k: v.clone() for k, v in model.autoencoder.decoder.state_dict().items()}
+    cfg = TrainConfig(stage="autoencoder", steps=5, size=(64, 64), batch=2, lr=3e-3, clips=2,
+                      clip_frames=4, crop=0, checkpoint_every=1000, decoder_only=True,
+                      edge_weight=0.5)
+    seen = []
+    record = train_autoencoder(model, cfg, tmp_path, report=lambda p: seen.append(p.raw))
+    assert set(seen[0]) == {"l1", "mse", "edge"}
+    after = model.autoencoder.encoder.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in encoder.items())
+    assert any(not torch.equal(model.autoencoder.decoder.state_dict()[k], v)
+               for k, v in decoder.items())
+    assert record["decoder_only"] and record["latent_scaling"] == 2.0
+    assert model.latent_spec().scaling == 2.0
+    assert model.latent_spec().shift == pytest.approx(0.1)
