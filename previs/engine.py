@@ -170,8 +170,7 @@ class InProcessEngine:
     def points(self) -> np.ndarray:
         """[N, 3] the memory's point positions, metres."""
         with self.world.lock:
-            mem = self.world.memory
-            return mem.pos[mem.valid].cpu().numpy()
+            return self.world.memory.points().cpu().numpy()
 
     def describe(self) -> dict:
         """Model, backend and device, for a manifest."""

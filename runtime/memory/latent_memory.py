@@ -81,6 +81,10 @@ class LatentMemory:
     def __len__(self) -> int:
         return self.store.count
 
+    def points(self) -> torch.Tensor:
+        """[N, 3] float32 world metres of every stored point, in slot order (for viewers)."""
+        return self.store.positions(self.store.occupied())
+
     def stats(self) -> MemoryInfo:
         """Points, bytes (held and used), evictions, writes and the last write's counts."""
         return MemoryInfo(

@@ -165,6 +165,9 @@ def test_worlds_save_load_seed_and_bad_requests(ckpt, tmp_path):
         for _ in range(2):
             status, png = _http(url + "/api/fly", json.dumps(cam).encode())
             assert status == 200 and png[:8] == b"\x89PNG\r\n\x1a\n"
+        status, body = _http(url + "/api/points")  # the memory as a point cloud, metres
+        points = json.loads(body)
+        assert status == 200 and points["total"] > 0 and len(points["points"][0]) == 3
         assert _http(url + "/api/load", json.dumps({"name": "a"}).encode())[0] == 200
         status, body = _http(url + "/api/save", json.dumps({"name": "b"}).encode())
         assert json.loads(body)["sha256"] == saved  # the flown frames are gone again

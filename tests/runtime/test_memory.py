@@ -366,3 +366,13 @@ def test_a_camera_needs_an_image_on_the_stride_grid():
 def test_bad_memory_config_names_the_field(field, value):
     with pytest.raises(InvalidInput, match=f"memory.{field}"):
         MemoryConfig(**{field: value})
+
+
+def test_points_are_the_stored_positions(lowfreq_scene):
+    """``points()`` lists every stored point once, in metres."""
+    memory = LatentMemory(SPEC)
+    poses = make_trajectory("orbit", lowfreq_scene, frames=8, seed=1).c2w[:2]
+    write_views(memory, lowfreq_scene, poses)
+    pts = memory.points()
+    assert pts.shape == (len(memory), 3) and pts.dtype == torch.float32
+    assert torch.isfinite(pts).all() and len(torch.unique(pts, dim=0)) == len(memory)
