@@ -195,12 +195,12 @@ def bench_scaleout(
     import json
     import os
 
-    from latentstage.bench.serve import tiny_checkpoint
+    from latentstage.model.world_model import save_tiny_checkpoint
 
     with tempfile.TemporaryDirectory(prefix="ls-scaleout-") as tmp:
         root = Path(tmp)
         if model == "tiny":
-            model = str(tiny_checkpoint(root / "ckpt"))
+            model = str(save_tiny_checkpoint(root / "ckpt"))
         typer.echo(f"machine: {os.cpu_count()} CPU cores; model {model}; frames "
                    f"{SIZE[0]}x{SIZE[1]} raw, LOCKSTEP")
         for n in (int(v) for v in workers.split(",") if v):

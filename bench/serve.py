@@ -36,14 +36,6 @@ DEFAULT_CONFIGS = (((256, 256), "raw"), ((256, 256), "jpeg"), ((1280, 720), "raw
 FOV_DEG = 70.0
 
 
-def tiny_checkpoint(directory: str | Path, native_size: tuple[int, int] = (64, 64)) -> Path:
-    """A small random checkpoint for smoke runs (the soak, the Unity benchmark, scale-out):
-    :func:`latentstage.model.world_model.save_tiny_checkpoint`."""
-    from latentstage.model.world_model import save_tiny_checkpoint
-
-    return save_tiny_checkpoint(directory, native_size)
-
-
 def orbit(frames: int, radius: float = 3.0, height: float = 1.6) -> np.ndarray:
     """Canonical poses [N, 4, 4] on a circle around the origin, looking outwards."""
     from latentstage.runtime.camera import look_at

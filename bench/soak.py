@@ -82,11 +82,11 @@ class Outcome:
 def _checkpoint(config: SoakConfig, folder: Path) -> str:
     if config.model != "tiny":
         return config.model
-    from latentstage.bench.serve import tiny_checkpoint
+    from latentstage.model.world_model import save_tiny_checkpoint
 
     path = folder / "tiny-ckpt"
     if not path.exists():
-        tiny_checkpoint(path)
+        save_tiny_checkpoint(path)
     return str(path)
 
 

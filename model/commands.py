@@ -12,14 +12,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from latentstage.runtime.cli_choices import DEVICE_METAVAR, BackendName
 from latentstage.runtime.sizes import size_option
@@ -35,10 +27,11 @@ class TrainStage(StrEnum):
 console = Console()
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console)
+def _progress():
+    """The shared progress bar (runtime/progress.py) with an info column and the ETA."""
+    from latentstage.runtime.progress import progress_bar
+
+    return progress_bar(console, info=True, eta=True, transient=False)
 
 
 def _device(device: str):

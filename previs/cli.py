@@ -55,28 +55,18 @@ def _world_record(world: str | None, seed_image: Path | None, depth: str | None)
 
 def _render_with_progress(engine, shot, settings):
     """``render_shot`` under a rich progress bar with fps and ETA."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from latentstage.previs.render import render_shot
+    from latentstage.runtime.progress import progress_bar
 
-    with Progress(TextColumn("render"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[fps]} fps"), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn()) as bar:
-        task = bar.add_task("render", total=len(settings.frames), fps="-")
+    with progress_bar(info=True, eta=True, transient=False) as bar:
+        task = bar.add_task("render", total=len(settings.frames), info="- fps")
         t0 = time.perf_counter()
         rendered = [0]
 
         def tick(_index, frame):
             rendered[0] += frame is not None
             fps = rendered[0] / max(time.perf_counter() - t0, 1e-9)
-            bar.update(task, advance=1, fps=f"{fps:.1f}")
+            bar.update(task, advance=1, info=f"{fps:.1f} fps")
 
         return render_shot(engine, shot, settings, on_frame=tick)
 

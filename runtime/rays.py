@@ -95,6 +95,11 @@ class FrameCamera:
         return self.intrinsics.width // self.stride
 
     @cached_property
+    def w2c64(self) -> torch.Tensor:
+        """[4, 4] float64 world-to-camera on ``device`` (the inverse of :attr:`pose64`)."""
+        return torch.linalg.inv(self.pose64)
+
+    @cached_property
     def latent(self) -> Intrinsics:
         """The intrinsics of the latent grid, ``w`` x ``h``."""
         return self.intrinsics.latent(self.stride)

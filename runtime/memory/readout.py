@@ -58,7 +58,7 @@ def cull_planes(camera: FrameCamera, cfg: MemoryConfig) -> torch.Tensor:
         [0.0, -k.fy, h - 1 + r - k.cy, 0.0],  # v < h - 1 + r
         [0.0, 0.0, 1.0, -cfg.near / 2],  # z > near / 2
     ], dtype=torch.float64, device=camera.device)
-    w2c = torch.linalg.inv(camera.pose64)  # [4, 4]
+    w2c = camera.w2c64  # [4, 4]
     return cam[:, :3] @ w2c[:3] + torch.cat([torch.zeros(5, 3, dtype=torch.float64,
                                                          device=camera.device), cam[:, 3:]], 1)
 
@@ -67,7 +67,7 @@ def project(store: PointStore, cfg: MemoryConfig, camera: FrameCamera,
             slots: torch.Tensor) -> Splats:
     """Project the points in ``slots`` [N]; keep those whose tent reaches the view."""
     k, h, w = camera.latent, camera.h, camera.w
-    w2c = torch.linalg.inv(camera.pose64).float()
+    w2c = camera.w2c64.float()  # [4, 4]
     p = store.positions(slots)  # [N, 3]
     # Elementwise projection (no matmul) so that each point's result is independent of the
     # batch it is computed in: this is what makes the readout storage-order invariant.

@@ -54,8 +54,8 @@ def parse(output: str) -> tuple[dict[str, list[int]], tuple[int, int, int] | Non
 
 
 def run(args: argparse.Namespace) -> dict:
-    from latentstage.bench.serve import tiny_checkpoint
     from latentstage.model.providers import install
+    from latentstage.model.world_model import save_tiny_checkpoint
     from latentstage.runtime.core import ServingCore
     from latentstage.runtime.server import ServerConfig, ServerThread
     from latentstage.runtime.sizes import parse_size
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> dict:
         tmp = Path(tmp)
         exe = harness.compile_tests(tmp / "cs", found["mcs"])
         c_exe = harness.compile_c_bench(tmp / "c", library, found["cc"])
-        core = ServingCore.load(str(tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
+        core = ServingCore.load(str(save_tiny_checkpoint(tmp / "ckpt")), "torch", "cpu",
                        Limits(max_width=max(width, 256), max_height=max(height, 256),
                               memory_capacity=65536), tmp / "snaps")
         env = harness.run_env(library)
