@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import unicodedata
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -20,6 +19,7 @@ from latentstage.runtime import conventions as cv
 from latentstage.runtime.camera import Intrinsics, ResolutionBounds, look_at
 from latentstage.runtime.encoding import decode_depth, decode_image
 from latentstage.runtime.errors import InvalidInput
+from latentstage.runtime.routing import MAX_WORLD_ID, check_world_id  # noqa: F401 (tr.*)
 from latentstage.runtime.translate_camera import (  # noqa: F401 (re-exported: tr.<name>)
     MIN_FOV_DEG,
     camera_to_canonical,
@@ -80,8 +80,6 @@ KINDS = {pb.WORLD_KIND_INDOOR: "indoor", pb.WORLD_KIND_OUTDOOR: "outdoor"}
 STATUS_NUMBERS = {"OK": 0, "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "RESOURCE_EXHAUSTED": 8,
                   "FAILED_PRECONDITION": 9, "INTERNAL": 13, "UNAVAILABLE": 14}
 MAX_TEXT = 128  # characters of names and labels
-MAX_WORLD_ID = 64  # characters of a world id
-_WORLD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def _names(enum_type, values) -> str:
@@ -104,19 +102,6 @@ def text_field(value: str, field: str) -> str:
            for ch in value):
         raise InvalidInput(field, value, "printable characters (no control or format "
                            "characters, no line breaks)")
-    return value
-
-
-def check_world_id(value: str, field: str = "world_id") -> str:
-    """A world id as the client sent it: 1..MAX_WORLD_ID characters of A-Z a-z 0-9 . _ -
-    (checked before it is looked up, logged or echoed)."""
-    if not value:
-        raise InvalidInput(field, "", "the id of a world (see ListWorlds)")
-    if len(value) > MAX_WORLD_ID:
-        raise InvalidInput(field, f"<{len(value)} characters>",
-                           f"a world id of at most {MAX_WORLD_ID} characters (see ListWorlds)")
-    if not _WORLD_ID.fullmatch(value):
-        raise InvalidInput(field, value, "a world id: A-Z a-z 0-9 . _ - (see ListWorlds)")
     return value
 
 

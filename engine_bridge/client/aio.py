@@ -5,21 +5,18 @@ worker is lost, recording each :class:`Recovery`)."""
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import grpc
 
+from latentstage.runtime.routing import WORLD_HEADER, is_world_id
 from latentstage.v1 import service_pb2 as pb
 from latentstage.v1 import service_pb2_grpc as pb_grpc
 
 #: Client message limits: a client trusts its server, so it accepts any frame up to 256 MiB.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
-#: Request header naming the world a call concerns; a proxy routes by it (docs/scale-out.md).
-WORLD_HEADER = "x-latentstage-world"  # the same as latentstage.runtime.routing.WORLD_HEADER
-_WORLD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # as runtime.translate checks
 
 
 class SessionClosed(RuntimeError):
@@ -49,7 +46,7 @@ class AsyncClient:
         """The call's metadata with the world header (a proxy routes the call by it). An id
         that is not a valid world id is left out of the header: the server refuses it from the
         message, naming the field (a megabyte of header would fail inside gRPC instead)."""
-        if world_id and _WORLD_ID.fullmatch(world_id):
+        if is_world_id(world_id):
             return self.metadata + ((WORLD_HEADER, world_id),)
         return self.metadata
 
