@@ -66,10 +66,14 @@ def test_close_returns_what_timed_out_calls_left(server):
         s.open()
         for p in _poses(5):
             s.send(p)
-        with pytest.raises(TimeoutError):
-            s.next_frame(timeout=0.0)
+        taken = []
+        try:  # usually times out at once; a fast server may already have sent frame 0
+            taken.append(s.next_frame(timeout=0.0).frame_id)
+        except TimeoutError:
+            pass
         rest = s.close()
-    assert [m.frame.frame_id for m in rest if m.WhichOneof("kind") == "frame"] == [0, 1, 2, 3, 4]
+    frames = [m.frame.frame_id for m in rest if m.WhichOneof("kind") == "frame"]
+    assert taken + frames == [0, 1, 2, 3, 4]  # nothing lost to the timed-out call
 
 
 @pytest.mark.parametrize("seed", [0, 1])
