@@ -80,6 +80,14 @@ def train(
     decoder_only: bool = typer.Option(
         False, "--decoder-only", help="Autoencoder: train the decoder alone (the latent space, "
         "and a generator trained on it, stay valid)."),
+    max_minutes: float = typer.Option(
+        0.0, min=0.0, help="Wall-clock budget (0: none): the run ends at --steps or at this, "
+        "whichever comes first, and the learning-rate schedule follows the budget."),
+    render_workers: int = typer.Option(
+        1, min=1, help="CPU processes that render the training clips."),
+    latent_channels: int = typer.Option(
+        0, min=0, help="Autoencoder from scratch: latent channels C (0: the default, 12; the "
+        "generator's conditioning then has C + 9 channels)."),
 ) -> None:
     """Train one stage of the reference model on procedural worlds (training seeds only)."""
     import time
@@ -104,11 +112,18 @@ def train(
         stage=stage, steps=steps or defaults[0], size=size_option(size, "--size", multiple=8),
         batch=batch, lr=lr or defaults[1], device=str(dev), clips=clips, clip_frames=clip_frames,
         edge_weight=edge_weight, write_policy=write_policy, decoder_only=decoder_only,
+        max_seconds=max_minutes * 60, render_workers=render_workers,
         command="latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     out.mkdir(parents=True, exist_ok=True)
-    if stage == "autoencoder" and not (out / "config.json").exists():
-        model = WorldModel.create(native_size=cfg.size)
+    fresh = stage == "autoencoder" and not (out / "config.json").exists()
+    if latent_channels and not fresh:
+        raise typer.BadParameter(f"{out} already holds a model; the latent channels are chosen "
+                                 "when an autoencoder is trained from scratch (a new --out)",
+                                 param_hint="--latent-channels")
+    if fresh:
+        model = WorldModel.create(native_size=cfg.size, **(
+            {"autoencoder": {"latent_channels": latent_channels}} if latent_channels else {}))
     else:
         model = _load_model(str(out), dev)
     started = time.time()

@@ -73,21 +73,23 @@ def build_clips(
     step: int = 3,
     device: str = "cpu",
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> Clips:
-    """Render one clip per seed: worlds alternate indoor/outdoor, trajectories cycle."""
+    """Render one clip per seed: worlds alternate indoor/outdoor, trajectories cycle.
+
+    ``workers`` > 1 renders on that many CPU processes (each with one torch thread); the
+    clips, their order and their pixels are the same as with one."""
     width, height = size
     k = Intrinsics.from_fov(DEFAULT_FOV, width, height)
     rgbs, depths, skies, poses, kinds = [], [], [], [], []
     used = []
-    for i, seed in enumerate(seeds):
-        kind = "indoor" if seed % 3 else "outdoor"
-        traj = trajectories[(seed // 3) % len(trajectories)]
-        try:
-            rgb, depth, sky, c2w = render_clip(seed, kind, traj, frames, step, k, stride, device)
-        except Exception:  # a generator bug must not end a long run; it is logged loudly
-            log.exception("world seed %d (%s, %s) failed to build or render; skipped",
-                          seed, kind, traj)
+    jobs = [(seed, "indoor" if seed % 3 else "outdoor",
+             trajectories[(seed // 3) % len(trajectories)]) for seed in seeds]
+    rendered = _render_all(jobs, frames, step, k, stride, device, workers)
+    for i, ((seed, kind, _traj), result) in enumerate(zip(jobs, rendered, strict=True)):
+        if result is None:
             continue
+        rgb, depth, sky, c2w = result
         used.append(seed)
         rgbs.append(rgb)
         depths.append(depth)
@@ -98,6 +100,36 @@ def build_clips(
             progress(i + 1)
     return Clips(torch.stack(rgbs), torch.stack(depths), torch.stack(skies), np.stack(poses),
                  used, kinds, k, stride)
+
+
+def _render_job(job, frames, step, k, stride, device):
+    seed, kind, traj = job
+    try:
+        return render_clip(seed, kind, traj, frames, step, k, stride, device)
+    except Exception:  # a generator bug must not end a long run; it is logged loudly
+        log.exception("world seed %d (%s, %s) failed to build or render; skipped", seed, kind,
+                      traj)
+        return None
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _render_all(jobs, frames, step, k, stride, device, workers):
+    """Each job's clip (or None where it failed), in order; lazily, so progress can follow."""
+    if workers <= 1:
+        for job in jobs:
+            yield _render_job(job, frames, step, k, stride, device)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")  # no fork of torch's thread pools
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_one_thread) as pool:
+        yield from pool.map(_render_job, jobs, *([x] * len(jobs) for x in
+                                                 (frames, step, k, stride, device)),
+                            chunksize=4)
 
 
 def heldout_frames(size: tuple[int, int], count: int = 8) -> torch.Tensor:

@@ -60,6 +60,10 @@ class TrainConfig:
     #   scale stay, so the latent space (and a generator trained on it) is unchanged
     write_policy: str = "inference"  # "self" rollouts write back as inference does ("inference":
     #   only what the memory lacked, at GENERATED_CONFIDENCE) or whole frames ("full", v1)
+    max_seconds: float = 0.0  # wall-clock budget of this run (0: none); with one, the LR
+    #   schedule follows the larger of step / steps and elapsed / max_seconds, and the run
+    #   ends at whichever comes first (how a rented GPU's minutes are spent exactly)
+    render_workers: int = 1  # CPU processes rendering the training clips
 
 
 @dataclass
@@ -78,6 +82,13 @@ def _lr(step: int, total: int, peak: float) -> float:
     if step < warm:
         return peak * (step + 1) / warm
     return peak * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+
+def _lr_at(fraction: float, peak: float) -> float:
+    """The same schedule by the fraction of the run done (a run with a time budget)."""
+    if fraction < 0.02:
+        return peak * max(fraction, 1e-3) / 0.02
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (fraction - 0.02) / 0.98)))
 
 
 def _state_path(out: Path, stage: str) -> Path:
@@ -138,7 +149,7 @@ def load_clips(cfg: TrainConfig, out: Path, progress: Callable[[int], None] | No
             progress(cfg.clips)
         return data
     clips = build_clips(_train_seeds(cfg.clips, 0), cfg.clip_frames, cfg.size,
-                        progress=progress)
+                        progress=progress, workers=cfg.render_workers)
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(clips, cache)
     return clips
@@ -153,10 +164,18 @@ def _loop(cfg: TrainConfig, out: Path, model: WorldModel, params, step_fn, names
         start, history = _load_state(out, cfg.stage, model, opt)
         log.info("resumed %s at step %d", cfg.stage, start)
     smooth: dict[str, float] = {}
-    t_start, done = time.perf_counter(), 0
+    t_start, done, step = time.perf_counter(), 0, start - 1
     for step in range(start, cfg.steps):
+        elapsed = time.perf_counter() - t_start
+        if cfg.max_seconds and elapsed >= cfg.max_seconds:
+            log.info("%s: time budget of %.0f s spent at step %d", cfg.stage, cfg.max_seconds,
+                     step)
+            step -= 1
+            break
+        lr = (_lr_at(max(step / cfg.steps, elapsed / cfg.max_seconds), cfg.lr)
+              if cfg.max_seconds else _lr(step, cfg.steps, cfg.lr))
         for group in opt.param_groups:
-            group["lr"] = _lr(step, cfg.steps, cfg.lr)
+            group["lr"] = lr
         terms = step_fn(step)
         loss = sum(terms.values())
         opt.zero_grad(set_to_none=True)
@@ -175,8 +194,12 @@ def _loop(cfg: TrainConfig, out: Path, model: WorldModel, params, step_fn, names
         if (step + 1) % cfg.checkpoint_every == 0 or step == cfg.steps - 1:
             _save_state(out, cfg.stage, step + 1, model, opt, history)
             plot_losses(history, names, out / f"loss_{cfg.stage}.png", f"{cfg.stage} training")
+    steps = step + 1
+    if steps < cfg.steps:  # ended by the time budget: keep the state where it ended
+        _save_state(out, cfg.stage, steps, model, opt, history)
+        plot_losses(history, names, out / f"loss_{cfg.stage}.png", f"{cfg.stage} training")
     return {"final_losses": {n: smooth.get(n) for n in names},
-            "seconds": time.perf_counter() - t_start, "steps": cfg.steps}
+            "seconds": time.perf_counter() - t_start, "steps": steps}
 
 
 def gradient_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -196,17 +219,20 @@ def train_autoencoder(model: WorldModel, cfg: TrainConfig, out: Path,
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     clips = load_clips(cfg, out, clip_progress)
-    ae = model.autoencoder.to(cfg.device).train()
+    ae = model.autoencoder.to(cfg.device).train().requires_grad_(True)  # a generator run froze it
     if cfg.decoder_only:  # the latent space stays: encode as the checkpoint does
         ae.encoder.requires_grad_(False)
     else:  # train unscaled; the scale is calibrated at the end
         ae.scaling.fill_(1.0)
         ae.shift.fill_(0.0)
 
+    # On an accelerator the frames live there (uint8), so a step copies nothing from the host.
+    pixels = clips.rgb.to(cfg.device) if torch.device(cfg.device).type != "cpu" else clips.rgb
+
     def step_fn(step: int) -> dict[str, torch.Tensor]:
         s = [rng.randrange(len(clips)) for _ in range(cfg.batch)]
         t = [rng.randrange(cfg.clip_frames) for _ in range(cfg.batch)]
-        x = torch.stack([clips.frame(a, b) for a, b in zip(s, t, strict=True)]).to(cfg.device)
+        x = (pixels[s, t].float() / 255).to(cfg.device)
         if rng.random() < 0.5:
             x = x.flip(-1)
         if cfg.crop:

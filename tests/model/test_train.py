@@ -144,3 +144,36 @@ def test_decoder_only_training_keeps_the_latent_space(tmp_path):
     assert record["decoder_only"] and record["latent_scaling"] == 2.0
     assert model.latent_spec().scaling == 2.0
     assert model.latent_spec().shift == pytest.approx(0.1)
+
+
+def test_a_time_budget_ends_the_run_early_and_keeps_its_state(tiny_model, tmp_path):
+    import torch
+
+    from latentstage.model.train import _lr_at
+
+    cfg = TrainConfig(stage="autoencoder", steps=100_000, size=(64, 64), batch=2, lr=3e-3,
+                      clips=2, clip_frames=4, crop=0, checkpoint_every=100_000,
+                      max_seconds=1.5)
+    seen: list[int] = []
+    record = train_autoencoder(tiny_model, cfg, tmp_path, report=lambda p: seen.append(p.step))
+    assert 0 < record["steps"] < 100_000 and record["steps"] == seen[-1]
+    assert 1.5 <= record["seconds"] < 30
+    state = torch.load(tmp_path / "train_state" / "autoencoder.pt", weights_only=True)
+    assert state["step"] == record["steps"]
+    # The schedule by fraction: a short warm-up to the peak, then cosine decay to zero.
+    assert _lr_at(0.01, 1.0) == pytest.approx(0.5)
+    assert _lr_at(0.02, 1.0) == pytest.approx(1.0)
+    assert _lr_at(1.0, 1.0) == pytest.approx(0.0, abs=1e-12)
+    assert _lr_at(0.51, 1.0) == pytest.approx(0.5)
+
+
+def test_parallel_rendering_gives_the_same_clips():
+    import torch
+
+    from latentstage.model.data import build_clips
+
+    one = build_clips([0, 1, 2], 2, (32, 32))
+    two = build_clips([0, 1, 2], 2, (32, 32), workers=2)
+    assert one.seeds == two.seeds and one.kinds == two.kinds
+    assert torch.equal(one.rgb, two.rgb) and torch.equal(one.depth, two.depth)
+    assert np.array_equal(one.c2w, two.c2w)
