@@ -11,8 +11,8 @@ copy's end, so a frame's time is the sum of its stages; the decode stage include
 Every configuration runs in its own ``try``: a failure (CUDA out of memory included) is recorded
 with its traceback and the next configuration runs. Results go to a JSON file after each
 configuration, so a run that is killed still leaves what it measured. Configurations run in
-order of risk: every eager one first, then the compiled ones, then the long walk
-(:func:`long_walk`: per-frame cost at frame 100 against the last frames, memory growing).
+order of risk: every eager one first, then CUDA graphs, then the long walk (:func:`long_walk`:
+per-frame cost at frame 100 against the last frames, memory growing), then ``torch.compile``.
 
 Figures are printed and recorded, never asserted by tests (DESIGN.md, "Speed").
 """
@@ -105,7 +105,7 @@ class LongResult:
     size: tuple[int, int]  # (W, H) pixels the step ran at
     steps: int  # sampler steps per frame (0: memory-only frames)
     frames_asked: int  # --long
-    frames: int = 0  # frames run (fewer when cut by the budget)
+    frames: int = 0  # frames run (fewer when cut by --long-s or the budget)
     capacity: int = 0  # memory capacity, points (the service's default)
     early_ms: float = 0.0  # median frame time of frames 90..110
     late_ms: float = 0.0  # median frame time of the last 20 frames run
@@ -114,7 +114,7 @@ class LongResult:
     points_late: int = 0  # memory points after the last frame
     evictions: int = 0  # points evicted during the walk
     curve_ms: list[float] = field(default_factory=list)  # median ms of each 1/20 of the walk
-    status: str = "ok"  # "ok", "cut: budget", "failed" or "not run: budget"
+    status: str = "ok"  # "ok", "cut: time limit at frame K", "failed" or "not run: budget"
     note: str = ""  # the error or remarks
     traceback: str = ""  # the failure's traceback
 
@@ -134,6 +134,7 @@ class FramesOptions:
     long: int = 0  # frames of the long walk (0: off)
     long_size: tuple[int, int] = (512, 512)  # (W, H) of the long walk
     long_steps: int | None = None  # sampler steps of the long walk; None: the default
+    long_s: float | None = None  # seconds at most for the long walk (None: no limit)
     budget_s: float | None = None  # seconds after which no configuration starts
     json_path: Path | None = None  # results file, rewritten after each configuration
     profile_path: Path | None = None  # torch.profiler table of one configuration
@@ -323,7 +324,8 @@ LATE = 20  # last frames whose median is the late cost
 def long_walk(entry: ModelEntry, opts: FramesOptions, deadline: float,
               progress: Callable[[int, float], None]) -> LongResult:
     """``opts.long`` frames of one walk on the eager backend, memory growing up to the service's
-    capacity; ``progress(frame, ms)`` after each frame. Stops at ``deadline`` (monotonic)."""
+    capacity; ``progress(frame, ms)`` after each frame. Stops at ``deadline`` (monotonic) or
+    ``opts.long_s`` seconds after the first frame, whichever comes first."""
     from latentstage.model.autoencoder import STRIDE
 
     backend = make_backend(entry.model, opts.device, "eager")
@@ -333,10 +335,12 @@ def long_walk(entry: ModelEntry, opts: FramesOptions, deadline: float,
     frame, poses = walk(size, STRIDE, opts.device, opts.long)
     memory, step = new_step(backend, frame, opts.capacity)
     evicted = memory.stats().evictions
+    if opts.long_s is not None:  # counted from the first frame
+        deadline = min(deadline, time.monotonic() + opts.long_s)
     ms: list[float] = []
     for i, pose in enumerate(poses):
         if time.monotonic() > deadline:
-            result.status = f"cut: budget at frame {i}"
+            result.status = f"cut: time limit at frame {i}"
             break
         out = step(memory.camera(frame.intrinsics, pose), i, steps, write=steps > 0)
         ms.append(out.timing.model * 1e3)

@@ -43,13 +43,15 @@ def _say(console: Console) -> callable:
 
 
 def run_frames(opts, console: Console):
-    """Run every configuration of ``opts`` (a :class:`~.frames.FramesOptions`) in order of risk
-    (eager, then compiled, then the long walk); returns (models, results, long result)."""
+    """Run every configuration of ``opts`` (a :class:`~.frames.FramesOptions`) in order of risk:
+    eager, then CUDA graphs, then the long walk (eager), then torch.compile (the slowest to warm
+    up and the likeliest to break the device); returns (models, results, long result), the
+    results in the order of the options (models, then sizes, then backends)."""
     from latentstage.bench import frames as fr
-    from latentstage.runtime.progress import progress_bar
 
     say = _say(console)
-    deadline = time.monotonic() + (opts.budget_s if opts.budget_s is not None else math.inf)
+    started = time.monotonic()
+    deadline = started + (opts.budget_s if opts.budget_s is not None else math.inf)
     env = fr.environment(opts.device)
     say(f"device: {env['device_name']}; torch {env['torch']} (CUDA {env['cuda']}), triton "
         f"{env['triton']}, python {env['python']}")
@@ -72,22 +74,40 @@ def run_frames(opts, console: Console):
     def save(done: bool = False) -> None:  # after each configuration: a killed run keeps them
         fr.write_json(opts.json_path, fr.payload(opts, env, models, results, long, done))
 
-    order = sorted(opts.backends, key=lambda b: b != "eager")  # eager first: the least risky
-    plan = [(m, s, b) for b in order for m in models for s in opts.sizes]
+    risk = list(fr.BACKENDS)  # least risky first
+    plan = [(m, s, b) for b in sorted(opts.backends, key=risk.index) for s in opts.sizes
+            for m in models]
     target = _profile_target(opts, models)
+    compiled = [p for p in plan if fr.BACKENDS[p[2]][0]]
+    _run_plan([p for p in plan if p not in compiled], opts, deadline, target, console, results,
+              save)
+    if opts.long:
+        long = _long(fr, models, opts, deadline, console)
+        save()
+    _run_plan(compiled, opts, deadline, target, console, results, save)
+    order = {(m.label, tuple(s), b): i for i, (m, s, b) in enumerate(
+        (m, s, b) for m in models for s in opts.sizes for b in opts.backends)}
+    results.sort(key=lambda r: order.get((r.model, tuple(r.size), r.backend), -1))
+    save(True)
+    say(f"bench frames took {time.monotonic() - started:.0f} s")
+    return models, results, long
+
+
+def _run_plan(plan, opts, deadline, target, console, results, save) -> None:
+    """Each (model, size, backend) of ``plan`` in its own try, saving after each."""
+    from latentstage.bench import frames as fr
+    from latentstage.runtime.progress import progress_bar
+
+    if not plan:
+        return
     with progress_bar(console) as bar:
         task = bar.add_task("configurations", total=len(plan))
         for entry, size, backend in plan:
             bar.update(task, description=f"{entry.label} {size[0]}x{size[1]} {backend}")
-            say_here = _say(bar.console)
-            results.append(_one(fr, entry, size, backend, opts, deadline, target, say_here))
+            say = _say(bar.console)
+            results.append(_one(fr, entry, size, backend, opts, deadline, target, say))
             save()
             bar.advance(task)
-    if opts.long:
-        long = _long(fr, models, opts, deadline, console)
-        save()
-    save(True)
-    return models, results, long
 
 
 def _profile_target(opts, models) -> tuple | None:
@@ -242,6 +262,8 @@ def bench_frames(
     long_size: str = typer.Option("512x512", help="WIDTHxHEIGHT of the long walk."),
     long_steps: int = typer.Option(None, min=0, max=4, help="Sampler steps of the long walk "
                                    "(0: memory-only frames) [default: the model's]."),
+    long_s: float = typer.Option(None, min=0.0, help="Seconds at most for the long walk: it "
+                                 "stops there and reports the frames it reached [default: none]."),
     budget_s: float = typer.Option(None, min=0.0, help="Seconds after which no configuration "
                                    "starts (and the long walk stops) [default: none]."),
     json_path: Path = typer.Option(None, "--json", help="Write all results here (rewritten "
@@ -263,7 +285,8 @@ def bench_frames(
         device=device_option(device), models=_names(models, "--models"),
         sizes=_sizes(sizes, "--sizes"), backends=_names(backends, "--backends", tuple(BACKENDS)),
         steps=steps, warmup=warmup, frames=frames, capacity=capacity, long=long,
-        long_size=_sizes(long_size, "--long-size")[0], long_steps=long_steps, budget_s=budget_s,
+        long_size=_sizes(long_size, "--long-size")[0], long_steps=long_steps, long_s=long_s,
+        budget_s=budget_s,
         json_path=json_path, profile_path=profile, profile_config=profile_config,
         command="latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     if profile_config:

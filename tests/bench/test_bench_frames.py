@@ -108,6 +108,20 @@ def test_budget_leaves_configs_not_run(tiny_checkpoint, tmp_path, one_thread):
     assert "not run: budget" in result.output
 
 
+def test_long_walk_stops_at_its_time_limit_and_reports_the_frames_reached(
+        tiny_checkpoint, tmp_path, one_thread):
+    ckpt = str(tiny_checkpoint(tmp_path / "ckpt"))
+    out = tmp_path / "frames.json"
+    result = _run(["--models", ckpt, "--sizes", "32x32", "--frames", "2", "--warmup", "0",
+                   "--long", "20000", "--long-size", "32x32", "--long-s", "3", "--json",
+                   str(out)])
+    assert result.exit_code == 0, result.output
+    long = json.loads(out.read_text())["long"]
+    assert long["status"] == f"cut: time limit at frame {long['frames']}"
+    assert 131 <= long["frames"] < 20_000  # a tiny model runs far more than 131 frames in 3 s
+    assert long["ratio"] == pytest.approx(long["late_ms"] / long["early_ms"])
+
+
 @pytest.mark.parametrize("args, needle", [
     (["--long", "50"], "--long"),
     (["--backends", "tensorrt"], "--backends"),
