@@ -133,10 +133,13 @@ def parse_profile_config(text: str) -> tuple[str, tuple[int, int], str]:
 
 def _one(fr, entry, size, backend, opts, deadline, target, say):
     """One configuration in its own try: a result whatever happens."""
-    result = fr.ConfigResult(entry.label, size, size, backend, goal_fps=fr.GOALS.get(tuple(size)))
+    from latentstage.model.autoencoder import STRIDE
+
+    result = fr.ConfigResult(entry.label, size, fr.rendered_size(size, STRIDE), backend,
+                             goal_fps=fr.GOALS.get(tuple(size)))
     if backend != "eager" and opts.device.type != "cuda":
         result.status = "skipped"
-        result.note = "needs CUDA (torch.compile and CUDA graphs)"
+        result.note = "needs CUDA (compile, CUDA graphs)"
         say(f"skipped {result.name}: {result.note}")
         return result
     if time.monotonic() > deadline:
@@ -205,10 +208,11 @@ def print_tables(console: Console, results, long, device_name: str) -> None:
     """The configurations' table, and the long walk's."""
     table = Table(title=f"latentstage bench frames: FrameStep per frame on {device_name}")
     for col in ("model", "size", "backend", "steps", "frames", "median ms", "p99 ms", "fps",
-                "wall ms", "readout", "generate", "decode+copy", "write", "peak MiB", "goal",
-                "status"):
-        table.add_column(col, justify="left" if col in ("model", "backend", "status") else "right")
-    table.columns[-1].max_width = 60
+                "wall ms", "read", "gen", "dec+copy", "write", "GPU MiB", "goal fps", "status"):
+        table.add_column(col, justify="left" if col in ("model", "backend", "status") else "right",
+                         no_wrap=col != "status")
+    status = table.columns[-1]
+    status.max_width, status.no_wrap, status.overflow = 44, True, "ellipsis"
     for r in results:
         size = f"{r.size[0]}x{r.size[1]}" + ("" if tuple(r.rendered) == tuple(r.size)
                                              else f" (as {r.rendered[0]}x{r.rendered[1]})")
@@ -223,7 +227,8 @@ def print_tables(console: Console, results, long, device_name: str) -> None:
                       _pct(s["readout"]), _pct(s["generate"]), _pct(s["decode"]), _pct(s["write"]),
                       f"{r.peak_gpu_mib:.0f}" if r.peak_gpu_mib else "-", goal, r.note or "ok")
     console.print(table)
-    console.print("frame ms: the sum of the frame step's stage clock laps, which are contiguous "
+    console.print("read, gen, dec+copy, write: each stage's share of the frame time. "
+                  "frame ms: the sum of the frame step's stage clock laps, which are contiguous "
                   "(CUDA events on a GPU, perf_counter on a CPU); decode includes the host copy; "
                   "wall ms: perf_counter around the step call. Goals (issue 15, one H100-class "
                   "GPU): >= 120 fps at 512x512, >= 30 fps at 1280x720 (floor), >= 60 fps at "
@@ -291,7 +296,7 @@ def bench_frames(
         command="latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     if profile_config:
         parse_profile_config(profile_config)  # a malformed value is a usage error, before the run
-    console = Console(width=max(Console().width, 170))
+    console = Console(width=max(Console().width, 200))
     _, results, long_result = run_frames(opts, console)
     from latentstage.bench.frames import environment
 

@@ -44,6 +44,18 @@ def test_rendered_size_is_the_next_stride_multiple():
     assert fr.rendered_size((1920, 1080), 8) == (1920, 1080)
 
 
+def test_failure_names_cuda_out_of_memory_and_keeps_the_traceback():
+    import torch
+
+    try:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    except torch.cuda.OutOfMemoryError as exc:
+        line, tb = fr.failure(exc)
+    assert line == ("CUDA out of memory (OutOfMemoryError): CUDA out of memory. Tried to "
+                    "allocate 2.00 GiB")
+    assert "Traceback" in tb and "OutOfMemoryError" in tb
+
+
 def test_every_config_is_recorded_and_a_failure_does_not_stop_the_run(
         tiny_checkpoint, tmp_path, monkeypatch, one_thread):
     ckpt = str(tiny_checkpoint(tmp_path / "ckpt"))
