@@ -2,7 +2,8 @@
 
 Each configuration (model, size, backend) drives :class:`~latentstage.runtime.pipeline.FrameStep`
 (readout, sampler steps, decode, memory write, host copy) along a procedural walk with a live
-latent memory seeded from the walk's first view, as a served session does. Warm-up frames run
+latent memory, seeded with one view of the same world as a new world is, as a served session
+does. Warm-up frames run
 first (with ``torch.compile`` they compile and capture the CUDA graphs); the timed frames are
 read from the step's own :class:`~latentstage.runtime.timing.StageClock` (CUDA events on a GPU,
 ``perf_counter`` on a CPU). The clock's laps are contiguous from the readout's start to the host
@@ -269,8 +270,9 @@ def time_config(entry: ModelEntry, size: tuple[int, int], backend_name: str,
     extra = PROFILE_FRAMES if profile else 0
     frame, poses = walk(result.rendered, STRIDE, opts.device, opts.warmup + opts.frames + extra)
     if backend_name != "eager":
-        say(f"{result.name}: compiling and capturing CUDA graphs during the {opts.warmup} "
-            f"warm-up frames (may take a minute)")
+        what = "compiling and capturing" if BACKENDS[backend_name][0] else "capturing"
+        say(f"{result.name}: {what} CUDA graphs in the first warm-up frame (torch.compile may "
+            f"take a minute)")
     t0 = time.perf_counter()
     memory, step = new_step(backend, frame, opts.capacity)
     timings, walls = [], []

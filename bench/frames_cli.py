@@ -189,6 +189,10 @@ def _long(fr, models, opts, deadline, console):
                     bar.update(task, completed=done, info=f"{ms:.1f} ms")
 
             result = fr.long_walk(entry, opts, deadline, progress)
+        say(f"long walk ({result.status}, {result.frames} frames, steps {result.steps}): frames "
+            f"90-110 {result.early_ms:.2f} ms, last 20 {result.late_ms:.2f} ms, ratio "
+            f"{result.ratio:.3f} (goal <= 1.1); memory points {result.points_early:,} at frame "
+            f"100, {result.points_late:,} at the end, {result.evictions:,} evicted")
     except Exception as exc:
         line, tb = fr.failure(exc)
         say(f"FAILED long walk: {line}")
@@ -262,8 +266,8 @@ def bench_frames(
     frames: int = typer.Option(100, min=1, help="Timed frames per configuration."),
     capacity: int = typer.Option(262_144, min=1024, help="Latent memory points (the service's "
                                  "default)."),
-    long: int = typer.Option(0, min=0, help="Frames of a long walk: cost at frame 100 against "
-                             "the last frames (0: off; at least 131)."),
+    long: int = typer.Option(0, min=0, help="Frames of a long walk of the first model, eager: "
+                             "cost at frame 100 against the last frames (0: off; at least 131)."),
     long_size: str = typer.Option("512x512", help="WIDTHxHEIGHT of the long walk."),
     long_steps: int = typer.Option(None, min=0, max=4, help="Sampler steps of the long walk "
                                    "(0: memory-only frames) [default: the model's]."),
