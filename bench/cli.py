@@ -193,6 +193,7 @@ def soak_bench(
         raise typer.Exit(1)
 # Imported last: these import only numpy, typer and rich at module level (export.cli: typer
 # and rich; its heavy imports stay in the command bodies).
+from latentstage.bench.frames_cli import bench_frames  # noqa: E402
 from latentstage.bench.freed import bench_freed  # noqa: E402
 from latentstage.bench.native import bench_native  # noqa: E402
 from latentstage.bench.scaleout import bench_scaleout  # noqa: E402
@@ -203,6 +204,7 @@ from latentstage.previs.cli import bench as bench_previs  # noqa: E402
 from latentstage.previs.cli import bench_viewer  # noqa: E402
 
 bench_app.command("freed")(bench_freed)
+bench_app.command("frames")(bench_frames)
 bench_app.command("serve")(bench_serve)
 bench_app.command("native")(bench_native)
 bench_app.command("scaleout")(bench_scaleout)
