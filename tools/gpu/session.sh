@@ -63,7 +63,7 @@ print(f"rendered {len(clips)} clips in {time.perf_counter() - t:.1f} s with {wor
 EOF
 RENDER=$!
 say "CUDA tests"
-timeout 150 python3 -m pytest -q -p no:cacheprovider -o addopts="" -x --timeout 120 \
+timeout 100 python3 -m pytest -q -p no:cacheprovider --timeout 120 \
   tests/runtime/test_cuda.py tests/runtime/test_backends.py tests/runtime/test_pipeline.py \
   -k "cuda or graphs or device_paths or tensorrt" -rA 2>&1 | tail -40 | tee "$OUT/bench/cuda_tests.txt"
 wait $RENDER; cat "$OUT/bench/render.txt"
@@ -72,18 +72,19 @@ for c in C D; do ln -f "$RUN/A/train_state/$CACHE" "$RUN/$c/train_state/$CACHE";
 
 # -- 2. GPU figures (alone on the machine: nothing else runs while they are taken) ------------
 say "bench frames"
-timeout 170 $LS bench frames --device "$DEVICE" --sizes 512x512,1280x720,1920x1080 \
-  --frames 60 --warmup 8 --long 20000 --long-size 128x128 --budget-s 150 \
-  --json "$OUT/bench/frames.json" --profile "$OUT/bench/profile.txt" 2>&1 | tail -60
+timeout 165 $LS bench frames --device "$DEVICE" --models bundled,large \
+  --sizes 1920x1080,1280x720,512x512 --backends eager,compile+graphs --warmup 8 --frames 60 \
+  --long 20000 --long-size 512x512 --long-s 30 --budget-s 135 --json "$OUT/bench/frames.json" \
+  --profile "$OUT/bench/frames_profile.txt" --profile-config bundled:1920x1080:eager 2>&1 | tail -70
 say "bench memory"
-timeout 40 $LS bench memory --device "$DEVICE" --sizes 512,720 2>&1 | tail -30
+timeout 30 $LS bench memory --device "$DEVICE" --sizes 512,720 2>&1 | tail -30
 say "bench serve"
-timeout 50 $LS bench serve --device "$DEVICE" --size 1280x720 --frames 40 --warmup 5 2>&1 | tail -30
+timeout 40 $LS bench serve --device "$DEVICE" --size 1280x720 --frames 30 --warmup 5 2>&1 | tail -30
 (cd "$OUT" && tar cf bench.tar bench && rm -rf bench)
 
 # -- 3. training: what is left (C's decoder and D's generator both keep ref-v1's latent space,
 #       so D trains through both phases and C + D are merged afterwards on the CPU) --------------
-rest=$(( $(left) - 45 ))            # keep 45 s to save and pack
+rest=$(( $(left) - 60 ))            # keep 60 s to load, save and pack
 if [ "$rest" -lt 60 ]; then say "no time left to train ($rest s)"; exit 0; fi
 ae=$(( rest * 2 / 5 )); gen=$(( rest - ae - 20 ))
 say "training: autoencoders ${ae} s, then generators ${gen} s (D: $(( ae + gen )) s)"
@@ -103,7 +104,7 @@ $LS train autoencoder --out "$RUN/C" $common --batch 64 --lr 5e-4 --edge-weight 
   --decoder-only --max-minutes "$(mins $ae)" > "$RUN/C/ae.log" 2>&1 &
 for job in $(jobs -p); do [ "$job" = "$GEN_D" ] || wait "$job"; done
 for c in A B C; do tail -c 400 "$RUN/$c/ae.log"; echo; done
-gen=$(( $(left) - 45 ))
+gen=$(( $(left) - 50 ))
 say "generators ${gen} s"
 $LS train generator --out "$RUN/A" $common --batch 32 --lr 1e-3 \
   --max-minutes "$(mins $gen)" > "$RUN/A/gen.log" 2>&1 &
