@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -177,3 +179,39 @@ def test_parallel_rendering_gives_the_same_clips():
     assert one.seeds == two.seeds and one.kinds == two.kinds
     assert torch.equal(one.rgb, two.rgb) and torch.equal(one.depth, two.depth)
     assert np.array_equal(one.c2w, two.c2w)
+
+
+def test_merge_decoder_joins_a_refined_decoder_and_a_continued_generator(tmp_path):
+    import runpy
+
+    import torch
+
+    from latentstage.model.world_model import save_tiny_checkpoint
+
+    merge = runpy.run_path(str(Path(__file__).parents[2] / "tools" / "merge_decoder.py"))
+    gen_dir, dec_dir = save_tiny_checkpoint(tmp_path / "gen"), tmp_path / "dec"
+    model = WorldModel.from_pretrained(gen_dir)
+    with torch.no_grad():  # "refine" the decoder of a copy, and the generator of the original
+        for p in model.autoencoder.decoder.parameters():
+            p.add_(0.01)
+        model.save_pretrained(dec_dir)
+        for p in model.autoencoder.decoder.parameters():
+            p.sub_(0.01)
+        next(model.generator.parameters()).add_(0.5)
+        model.save_pretrained(gen_dir)
+    merged = merge["merge_decoder"](gen_dir, dec_dir)
+    again = WorldModel.from_pretrained(gen_dir)
+    donor = WorldModel.from_pretrained(dec_dir)
+    for a, b in zip(again.autoencoder.decoder.parameters(),
+                    donor.autoencoder.decoder.parameters(), strict=True):
+        assert torch.equal(a, b)
+    for a, b in zip(again.generator.parameters(), model.generator.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert again.model_id == merged.model_id
+    # Another latent space is refused.
+    other = tmp_path / "other"
+    with torch.no_grad():
+        next(donor.autoencoder.encoder.parameters()).add_(1.0)
+    donor.save_pretrained(other)
+    with pytest.raises(SystemExit, match="encoders differ"):
+        merge["merge_decoder"](gen_dir, other)
