@@ -82,7 +82,7 @@ def write_card(model, checkpoint: Path) -> Path:
             f"- final losses (smoothed): {losses}",
         ]
         for run in rec.get("earlier_runs", []):
-            lines.append(f"- resumed from: `{run.get('command', '')}` ({run.get('steps')} steps "
+            lines.append(f"- continued from: `{run.get('command', '')}` ({run.get('steps')} steps "
                          f"on {run.get('clips')} clips, {run.get('device')}, "
                          f"{_fmt((run.get('wall_seconds') or 0) / 60, 1)} min)")
     ev = training.get("eval")

@@ -140,7 +140,7 @@ def train(
                     clip_progress=lambda n: bar.update(render_task, completed=n))
     record["device"] = str(dev) if dev.type == "cpu" else f"{dev} ({_gpu_name(dev)})"
     record["wall_seconds"] = time.time() - started
-    training.save_record(model, out, stage, cfg, record)
+    training.save_record(model, out, stage, cfg, record, fresh=fresh)
     console.print(f"[green]saved[/green] {out} ({stage}: {record['final_losses']})")
 
 

@@ -410,13 +410,18 @@ def earlier_runs(previous: dict) -> list[dict]:
     return [*previous.get("earlier_runs", []), run]
 
 
-def save_record(model: WorldModel, out: Path, stage: str, cfg: TrainConfig, record: dict) -> None:
-    """Merge this stage's record into the model's training record and save the checkpoint."""
+def save_record(model: WorldModel, out: Path, stage: str, cfg: TrainConfig, record: dict,
+                fresh: bool = False) -> None:
+    """Merge this stage's record into the model's training record and save the checkpoint.
+
+    A stage trained from the weights of earlier runs (resumed, or started again on a checkpoint
+    that had them) lists those runs as ``earlier_runs``; ``fresh`` (an autoencoder trained from
+    scratch) starts a new history."""
     training = dict(model.config.training or {})
     previous = training.get(stage)
     training[stage] = {**record, "config": {k: (list(v) if isinstance(v, tuple) else v)
                                             for k, v in asdict(cfg).items()}}
-    if previous and "--resume" in cfg.command.split():
+    if previous and not fresh:  # the weights descend from the runs before: keep them on record
         training[stage]["earlier_runs"] = earlier_runs(previous)
     model.set_training_record(training)
     model.save_pretrained(out)

@@ -69,9 +69,12 @@ def test_a_resumed_stage_keeps_its_earlier_runs_in_the_record(tmp_path):
                                                               "latentstage train b --resume"]
     assert record["earlier_runs"][0]["steps"] == 10 and record["config"]["steps"] == 30
     card = write_card(model, tmp_path).read_text()
-    assert "resumed from: `latentstage train a` (10 steps on 2 clips, cpu, 1.0 min)" in card
-    # A run that does not resume starts a fresh history.
+    assert "continued from: `latentstage train a` (10 steps on 2 clips, cpu, 1.0 min)" in card
+    # A run started again on the checkpoint (no --resume) still descends from those weights.
     save_record(model, tmp_path, "generator", first, {"steps": 10})
+    assert len(model.config.training["generator"]["earlier_runs"]) == 3
+    # An autoencoder trained from scratch starts a fresh history.
+    save_record(model, tmp_path, "generator", first, {"steps": 10}, fresh=True)
     assert "earlier_runs" not in model.config.training["generator"]
 
 
