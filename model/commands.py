@@ -85,6 +85,10 @@ def train(
         "whichever comes first, and the learning-rate schedule follows the budget."),
     render_workers: int = typer.Option(
         1, min=1, help="CPU processes that render the training clips."),
+    decoder_inputs: str = typer.Option(
+        "encoded", help="With --decoder-only: decode fresh encodings of crops (encoded) or, as "
+        "the frame step does, whole frames whose latents come from a memory's readout of other "
+        "frames where it covers (readout)."),
     latent_channels: int = typer.Option(
         0, min=0, help="Autoencoder from scratch: latent channels C (0: the default, 12; the "
         "generator's conditioning then has C + 9 channels)."),
@@ -102,6 +106,12 @@ def train(
     if write_policy not in ("inference", "full"):
         raise typer.BadParameter(f"{write_policy!r}: expected inference or full",
                                  param_hint="--write-policy")
+    if decoder_inputs not in ("encoded", "readout"):
+        raise typer.BadParameter(f"{decoder_inputs!r}: expected encoded or readout",
+                                 param_hint="--decoder-inputs")
+    if decoder_inputs == "readout" and not (stage == "autoencoder" and decoder_only):
+        raise typer.BadParameter("readout inputs train the decoder alone: add --decoder-only "
+                                 "(autoencoder stage)", param_hint="--decoder-inputs")
     if threads:
         import torch
 
@@ -113,6 +123,7 @@ def train(
         batch=batch, lr=lr or defaults[1], device=str(dev), clips=clips, clip_frames=clip_frames,
         edge_weight=edge_weight, write_policy=write_policy, decoder_only=decoder_only,
         max_seconds=max_minutes * 60, render_workers=render_workers,
+        decoder_inputs=decoder_inputs,
         command="latentstage " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     out.mkdir(parents=True, exist_ok=True)

@@ -218,3 +218,26 @@ def test_merge_decoder_joins_a_refined_decoder_and_a_continued_generator(tmp_pat
     donor.save_pretrained(other)
     with pytest.raises(SystemExit, match="encoders differ"):
         merge["merge_decoder"](gen_dir, other)
+
+
+def test_decoder_trained_on_readouts_keeps_the_latent_space(tmp_path):
+    import torch
+
+    model = WorldModel.create(
+        native_size=(64, 64),
+        autoencoder={"latent_channels": 8, "channels": [8, 16, 16, 32], "latent_blocks": 1},
+        generator={"latent_channels": 8, "cond_channels": 17, "base_channels": 16,
+                   "time_dim": 32},
+    )
+    encoder = {k: v.clone() for k, v in model.autoencoder.encoder.state_dict().items()}
+    cfg = TrainConfig(stage="autoencoder", steps=40, size=(64, 64), batch=2, lr=3e-3, clips=2,
+                      clip_frames=4, crop=0, checkpoint_every=1000, decoder_only=True,
+                      decoder_inputs="readout")
+    losses = _losses(train_autoencoder, model, cfg, tmp_path)
+    assert np.mean(losses[-8:]) < np.mean(losses[:4])
+    after = model.autoencoder.encoder.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in encoder.items())
+    with pytest.raises(ValueError, match="decoder_only"):
+        train_autoencoder(model, TrainConfig(stage="autoencoder", steps=1, size=(64, 64),
+                                             clips=2, clip_frames=4,
+                                             decoder_inputs="readout"), tmp_path)
