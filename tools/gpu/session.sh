@@ -13,7 +13,14 @@
 # <candidate>.tar per trained checkpoint (A-D). Each phase has a time cap, so one failure never
 # costs the phases after it. Run from the repository root:
 #   OUT=/tmp/out BUDGET=560 bash tools/gpu/session.sh
-# Wheels of the packages the machine lacks or has too old travel in .whl (ignored by git).
+# Wheels of the packages the machine lacks or has too old (its Python is 3.12; the generated
+# gRPC code needs protobuf >= 7.35.1 and grpcio >= 1.85.1) travel in .whl, ignored by git
+# (`echo /.whl/ >> .git/info/exclude`), fetched here first with:
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#     --implementation cp --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+#     --platform manylinux_2_28_x86_64 -d .whl grpcio==1.85.3 grpcio-health-checking==1.85.1 \
+#     grpcio-reflection==1.85.1 protobuf==7.36.2 typer==0.29.2 click==8.5.1 rich==15.0.0 \
+#     pytorch-msssim==1.0.0 simplejpeg==1.9.0 shellingham==1.5.4
 set -u
 OUT=${OUT:-/tmp/gpu-out}
 BUDGET=${BUDGET:-560}        # seconds for the whole script
