@@ -81,6 +81,8 @@ def write_card(model, checkpoint: Path) -> Path:
             f"{conf.get('size')}, world seeds from 0 (held-out seeds start at 1,000,000)",
             f"- final losses (smoothed): {losses}",
         ]
+        if stage == "generator" and conf.get("write_policy"):
+            lines.append(f"- rollouts written back with the `{conf['write_policy']}` policy")
         for run in rec.get("earlier_runs", []):
             lines.append(f"- continued from: `{run.get('command', '')}` ({run.get('steps')} steps "
                          f"on {run.get('clips')} clips, {run.get('device')}, "
@@ -121,7 +123,7 @@ def write_card(model, checkpoint: Path) -> Path:
         for name, row in ev["targets"].items():
             lines.append(f"| {name} | {_fmt(row['value'])} | {row['goal']} | {row['met']} |")
     lines += _selection_lines(training.get("selection"))
-    lines += _LIMITS
+    lines += _LIMITS + _policy_lines(training.get("generator"))
     path = checkpoint / "README.md"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -172,8 +174,20 @@ _LIMITS = [
     "generated there: the seed frame's pixels come back near the autoencoder's ceiling, "
     "the generated rest cannot match a random world (the seed-seen and generated "
     "columns above).",
-    "- Its generator's self-forcing rollouts wrote whole generated frames back at full trust; "
-    "inference writes back only what the memory lacked, at the trust of generated content "
-    "(docs/memory.md). Training now does the same by default (`--write-policy inference`); "
-    "that run is for the next (GPU) session.",
 ]
+
+
+def _policy_lines(generator: dict | None) -> list[str]:
+    """What the generator's training rollouts wrote back, against what inference writes."""
+    if not generator:
+        return []
+    inference = (generator.get("config") or {}).get("write_policy") == "inference"
+    if inference:
+        return ["- Its generator's last run wrote its self-forcing rollouts back as inference "
+                "does: only what the memory lacked, at the trust of generated content "
+                "(docs/memory.md)."]
+    return ["- Its generator's self-forcing rollouts wrote whole generated frames back at full "
+            "trust; inference writes back only what the memory lacked, at the trust of "
+            "generated content (docs/memory.md). Runs with `--write-policy inference` (the "
+            "default) train as inference writes; session 5's were measured and not kept "
+            "(docs/model.md)."]
