@@ -86,9 +86,9 @@ def train(
     render_workers: int = typer.Option(
         1, min=1, help="CPU processes that render the training clips."),
     decoder_inputs: str = typer.Option(
-        "encoded", help="With --decoder-only: decode fresh encodings of crops (encoded) or, as "
+        "encoded", help="With --decoder-only: decode fresh encodings of crops (encoded); as "
         "the frame step does, whole frames whose latents come from a memory's readout of other "
-        "frames where it covers (readout)."),
+        "frames where it covers (readout); or half of each (mixed)."),
     latent_channels: int = typer.Option(
         0, min=0, help="Autoencoder from scratch: latent channels C (0: the default, 12; the "
         "generator's conditioning then has C + 9 channels)."),
@@ -106,12 +106,13 @@ def train(
     if write_policy not in ("inference", "full"):
         raise typer.BadParameter(f"{write_policy!r}: expected inference or full",
                                  param_hint="--write-policy")
-    if decoder_inputs not in ("encoded", "readout"):
-        raise typer.BadParameter(f"{decoder_inputs!r}: expected encoded or readout",
+    if decoder_inputs not in ("encoded", "readout", "mixed"):
+        raise typer.BadParameter(f"{decoder_inputs!r}: expected encoded, readout or mixed",
                                  param_hint="--decoder-inputs")
-    if decoder_inputs == "readout" and not (stage == "autoencoder" and decoder_only):
-        raise typer.BadParameter("readout inputs train the decoder alone: add --decoder-only "
-                                 "(autoencoder stage)", param_hint="--decoder-inputs")
+    if decoder_inputs != "encoded" and not (stage == "autoencoder" and decoder_only):
+        raise typer.BadParameter(f"{decoder_inputs} inputs train the decoder alone: add "
+                                 "--decoder-only (autoencoder stage)",
+                                 param_hint="--decoder-inputs")
     if threads:
         import torch
 

@@ -65,9 +65,10 @@ class TrainConfig:
     #   ends at whichever comes first (how a rented GPU's minutes are spent exactly)
     render_workers: int = 1  # CPU processes rendering the training clips
     decoder_inputs: str = "encoded"  # decoder-only: what it decodes in training, "encoded"
-    #   (fresh encodings of crops) or "readout" (whole frames composed as the frame step does:
+    #   (fresh encodings of crops), "readout" (whole frames composed as the frame step does:
     #   the memory's readout of other frames of the clip where it covers, the frame's own
-    #   encoding elsewhere, so the decoder learns the reprojected latents it decodes at revisits)
+    #   encoding elsewhere, so the decoder learns the reprojected latents it decodes at
+    #   revisits) or "mixed" (half of each batch readout, half whole-frame encodings)
 
 
 @dataclass
@@ -249,14 +250,15 @@ def train_autoencoder(model: WorldModel, cfg: TrainConfig, out: Path,
             terms["edge"] = cfg.edge_weight * gradient_l1(recon, x)
         return terms
 
-    if cfg.decoder_inputs not in ("encoded", "readout"):
-        raise ValueError(f"decoder_inputs: got {cfg.decoder_inputs!r}, expected 'encoded' or "
-                         "'readout'")
-    if cfg.decoder_inputs == "readout":
+    if cfg.decoder_inputs not in ("encoded", "readout", "mixed"):
+        raise ValueError(f"decoder_inputs: got {cfg.decoder_inputs!r}, expected 'encoded', "
+                         "'readout' or 'mixed'")
+    if cfg.decoder_inputs != "encoded":
         if not cfg.decoder_only:
-            raise ValueError("decoder_inputs 'readout' trains the decoder alone: set "
-                             "decoder_only (the readout needs a fixed latent space)")
-        step_fn = _readout_decoder_step(model, clips, cfg, rng)
+            raise ValueError(f"decoder_inputs {cfg.decoder_inputs!r} trains the decoder alone: "
+                             "set decoder_only (the readout needs a fixed latent space)")
+        step_fn = _readout_decoder_step(model, clips, cfg, rng,
+                                        0.5 if cfg.decoder_inputs == "mixed" else 0.0)
     names = ["l1", "mse"] + (["edge"] if cfg.edge_weight > 0 else [])
     params = list((ae.decoder if cfg.decoder_only else ae).parameters())
     record = _loop(cfg, out, model, params, step_fn, names, report, resume)
@@ -274,13 +276,15 @@ def train_autoencoder(model: WorldModel, cfg: TrainConfig, out: Path,
     return record
 
 
-def _readout_decoder_step(model: WorldModel, clips: Clips, cfg: TrainConfig, rng: random.Random
+def _readout_decoder_step(model: WorldModel, clips: Clips, cfg: TrainConfig, rng: random.Random,
+                          encoded_share: float = 0.0
                           ) -> Callable[[int], dict[str, torch.Tensor]]:
     """A decoder step on the latents the frame step decodes: for each sample, a fresh memory
     holds one to three frames of a clip (ground-truth encodings, as a seeded or observed world
     does), and the target frame's latent is the memory's readout where it covers and the frame's
     own encoding elsewhere (:func:`anchor_to_memory` with strength 1). The loss is on the whole
-    frame against ground truth."""
+    frame against ground truth. A share ``encoded_share`` of the samples decode the frame's
+    own encoding instead (no memory), so the decoder keeps what fresh latents hold."""
     latents = _encode_clips(model, clips, cfg.device)  # [S, T, C, h, w], the encoder is frozen
     t_len = clips.rgb.shape[1]
 
@@ -288,6 +292,10 @@ def _readout_decoder_step(model: WorldModel, clips: Clips, cfg: TrainConfig, rng
         inputs, targets = [], []
         for _ in range(cfg.batch):
             s, t = rng.randrange(len(clips)), rng.randrange(t_len)
+            targets.append(clips.frame(s, t))
+            if rng.random() < encoded_share:
+                inputs.append(latents[s, t])
+                continue
             memory = LatentMemory(model.latent_spec(), MemoryConfig(capacity=8192), cfg.device)
             for u in rng.sample(range(t_len), rng.randrange(1, 4)):
                 memory.write(latents[s, u], clips.depth[s, u].to(cfg.device),
@@ -296,7 +304,6 @@ def _readout_decoder_step(model: WorldModel, clips: Clips, cfg: TrainConfig, rng
             readout = memory.readout(memory.camera(clips.intrinsics, clips.c2w[s, t]))
             cov = readout.coverage[None]  # [1, h, w]
             inputs.append(latents[s, t] + cov * (readout.features - latents[s, t]))
-            targets.append(clips.frame(s, t))
         x = torch.stack(targets).to(cfg.device)  # [B, 3, H, W]
         recon = model.autoencoder.decode(torch.stack(inputs))
         terms = {"l1": F.l1_loss(recon, x), "mse": F.mse_loss(recon, x)}

@@ -220,7 +220,8 @@ def test_merge_decoder_joins_a_refined_decoder_and_a_continued_generator(tmp_pat
         merge["merge_decoder"](gen_dir, other)
 
 
-def test_decoder_trained_on_readouts_keeps_the_latent_space(tmp_path):
+@pytest.mark.parametrize("inputs", ["readout", "mixed"])
+def test_decoder_trained_on_readouts_keeps_the_latent_space(tmp_path, inputs):
     import torch
 
     model = WorldModel.create(
@@ -232,7 +233,7 @@ def test_decoder_trained_on_readouts_keeps_the_latent_space(tmp_path):
     encoder = {k: v.clone() for k, v in model.autoencoder.encoder.state_dict().items()}
     cfg = TrainConfig(stage="autoencoder", steps=40, size=(64, 64), batch=2, lr=3e-3, clips=2,
                       clip_frames=4, crop=0, checkpoint_every=1000, decoder_only=True,
-                      decoder_inputs="readout")
+                      decoder_inputs=inputs)
     losses = _losses(train_autoencoder, model, cfg, tmp_path)
     assert np.mean(losses[-8:]) < np.mean(losses[:4])
     after = model.autoencoder.encoder.state_dict()
@@ -240,4 +241,4 @@ def test_decoder_trained_on_readouts_keeps_the_latent_space(tmp_path):
     with pytest.raises(ValueError, match="decoder_only"):
         train_autoencoder(model, TrainConfig(stage="autoencoder", steps=1, size=(64, 64),
                                              clips=2, clip_frames=4,
-                                             decoder_inputs="readout"), tmp_path)
+                                             decoder_inputs=inputs), tmp_path)
