@@ -6,7 +6,8 @@
 #   3. training of the reference model's candidates for the time that is left (issue 14):
 #      A: 12-channel autoencoder from scratch + generator from scratch;
 #      B: the same with 16 latent channels;
-#      C: the bundled checkpoint's decoder refined (encoder and latent space kept);
+#      C: the bundled checkpoint's decoder refined on half readouts, half encodings (encoder
+#         and latent space kept);
 #      D: the bundled checkpoint's generator continued with the inference write policy and an
 #         edge term (the same latent space, so C's decoder and D's generator combine).
 # Everything lands in $OUT (at most 8 files come back): log.txt, env.txt, bench.tar, and one
@@ -107,8 +108,8 @@ $LS train autoencoder --out "$RUN/A" $common --batch 64 --lr 1e-3 --edge-weight 
   --max-minutes "$(mins $ae)" > "$RUN/A/ae.log" 2>&1 &
 $LS train autoencoder --out "$RUN/B" $common --batch 64 --lr 1e-3 --edge-weight 0.5 \
   --latent-channels 16 --max-minutes "$(mins $ae)" > "$RUN/B/ae.log" 2>&1 &
-$LS train autoencoder --out "$RUN/C" $common --batch 64 --lr 5e-4 --edge-weight 0.5 \
-  --decoder-only --max-minutes "$(mins $ae)" > "$RUN/C/ae.log" 2>&1 &
+$LS train autoencoder --out "$RUN/C" $common --batch 32 --lr 3e-4 --edge-weight 0.5 \
+  --decoder-only --decoder-inputs mixed --max-minutes "$(mins $ae)" > "$RUN/C/ae.log" 2>&1 &
 for job in $(jobs -p); do [ "$job" = "$GEN_D" ] || wait "$job"; done
 for c in A B C; do tail -c 400 "$RUN/$c/ae.log"; echo; done
 gen=$(( $(left) - 50 ))
