@@ -245,11 +245,10 @@ def summarise(result: ConfigResult, timings: list, walls: list[float]) -> None:
 
 
 def percentile(values: list[float], q: float) -> float:
-    """The ``q``-th percentile of ``values`` (linear interpolation between ranks)."""
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+    """The ``q``-th percentile of ``values`` (numpy's linear interpolation between ranks)."""
+    import numpy as np
+
+    return float(np.percentile(values, q))
 
 
 def time_config(entry: ModelEntry, size: tuple[int, int], backend_name: str,

@@ -298,9 +298,7 @@ def _readout_decoder_step(model: WorldModel, clips: Clips, cfg: TrainConfig, rng
                 continue
             memory = LatentMemory(model.latent_spec(), MemoryConfig(capacity=8192), cfg.device)
             for u in rng.sample(range(t_len), rng.randrange(1, 4)):
-                memory.write(latents[s, u], clips.depth[s, u].to(cfg.device),
-                             memory.camera(clips.intrinsics, clips.c2w[s, u]),
-                             sky_mask=clips.sky[s, u].to(cfg.device))
+                _write_observed(memory, clips, latents, s, u, cfg.device)
             readout = memory.readout(memory.camera(clips.intrinsics, clips.c2w[s, t]))
             cov = readout.coverage[None]  # [1, h, w]
             inputs.append(latents[s, t] + cov * (readout.features - latents[s, t]))
@@ -336,6 +334,15 @@ def _encode_clips(model: WorldModel, clips: Clips, device: str) -> torch.Tensor:
     return lat.reshape(s, t, *lat.shape[1:])
 
 
+def _write_observed(memory: LatentMemory, clips: Clips, latents: torch.Tensor, s: int, t: int,
+                    device: str) -> None:
+    """Write frame ``t`` of clip ``s`` as an observation: its encoding, ground-truth depth and
+    sky."""
+    memory.write(latents[s, t], clips.depth[s, t].to(device),
+                 memory.camera(clips.intrinsics, clips.c2w[s, t]),
+                 sky_mask=clips.sky[s, t].to(device))
+
+
 def _make_sample(rng: random.Random, clips: Clips, latents, model, device) -> _Sample:
     s = rng.randrange(len(clips))
     t_len = clips.rgb.shape[1]
@@ -345,14 +352,10 @@ def _make_sample(rng: random.Random, clips: Clips, latents, model, device) -> _S
     target = rng.randrange(t_len)
     rollout: list[int] = []
     if mode != "empty":
-        k, c2w = clips.intrinsics, clips.c2w[s, seed_t]
-        memory.write(latents[s, seed_t], clips.depth[s, seed_t].to(device), memory.camera(k, c2w),
-                     sky_mask=clips.sky[s, seed_t].to(device))
+        _write_observed(memory, clips, latents, s, seed_t, device)
     if mode == "gt":
         for t in rng.sample(range(t_len), rng.randrange(0, 4)):
-            memory.write(latents[s, t], clips.depth[s, t].to(device),
-                         memory.camera(clips.intrinsics, clips.c2w[s, t]),
-                         sky_mask=clips.sky[s, t].to(device))
+            _write_observed(memory, clips, latents, s, t, device)
     elif mode == "self":
         direction = 1 if rng.random() < 0.5 else -1
         path = [(seed_t + direction * (i + 1)) % t_len for i in range(rng.randrange(1, 5))]

@@ -28,3 +28,18 @@ def seed_world(keep: bool = False) -> pb.WorldSpec:
     y, x = np.mgrid[0:48, 0:64]
     rgb = np.stack([x * 4, y * 5, (x * y) % 255], -1).astype(np.uint8)
     return C.seed_image_world(rgb, np.full((48, 64), 4.0, np.float32), keep=keep)
+
+
+def permuted_copy(memory, seed: int):
+    """The same points of a LatentMemory in other slots, anywhere in its capacity, through the
+    state dict (on the memory's device): a readout must not depend on storage order."""
+    import torch
+
+    from latentstage.runtime.memory import LatentMemory
+
+    other = LatentMemory(memory.spec, memory.config, memory.device)
+    state = memory.state_dict()
+    perm = torch.randperm(memory.config.capacity, generator=torch.Generator().manual_seed(seed))
+    state["slot"] = perm[: len(memory)]
+    other.load_state(state)
+    return other

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from support import permuted_copy
 
 from latentstage.model.worlds import make_scene, make_trajectory, render
 from latentstage.runtime.backends import load_backend
@@ -49,15 +50,6 @@ def _filled_memory(device: str) -> LatentMemory:
     return memory
 
 
-def _permuted(memory: LatentMemory, seed: int) -> LatentMemory:
-    other = LatentMemory(memory.spec, memory.config, memory.device)
-    state = memory.state_dict()
-    perm = torch.randperm(memory.config.capacity, generator=torch.Generator().manual_seed(seed))
-    state["slot"] = perm[: len(memory)]
-    other.load_state(state)
-    return other
-
-
 def check_readout_is_bit_identical_across_runs_and_storage_orders(device: str) -> None:
     memory = _filled_memory(device)
     _, poses = _scene_and_poses()
@@ -66,7 +58,7 @@ def check_readout_is_bit_identical_across_runs_and_storage_orders(device: str) -
         assert ref.coverage.sum() > 0
         again = memory.readout(memory.camera(K, pose))
         for seed in range(3):
-            permuted = _permuted(memory, seed).readout(memory.camera(K, pose))
+            permuted = permuted_copy(memory, seed).readout(memory.camera(K, pose))
             for name in ("features", "depth", "coverage", "sky"):
                 assert torch.equal(getattr(ref, name), getattr(again, name)), name
                 assert torch.equal(getattr(ref, name), getattr(permuted, name)), name

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial.transform import Rotation
+from support import permuted_copy
 
 from latentstage.model.worlds import make_scene, make_trajectory, render
 from latentstage.runtime.camera import Intrinsics, look_at
@@ -208,16 +209,6 @@ def test_eviction_prefers_old_and_unconfident_entries():
     assert mid.coverage.mean() < 1.0
 
 
-def _permuted_copy(memory: LatentMemory, seed: int) -> LatentMemory:
-    """The same points in other slots, anywhere in the capacity, through the state dict."""
-    other = LatentMemory(memory.spec, memory.config)
-    state = memory.state_dict()
-    perm = torch.randperm(memory.config.capacity, generator=torch.Generator().manual_seed(seed))
-    state["slot"] = perm[: len(memory)]
-    other.load_state(state)
-    return other
-
-
 def test_readout_is_deterministic_and_storage_order_invariant(lowfreq_scene, orbit):
     memory = LatentMemory(SPEC, MemoryConfig(capacity=50_000))
     write_views(memory, lowfreq_scene, orbit.c2w[0:30:5])
@@ -226,7 +217,7 @@ def test_readout_is_deterministic_and_storage_order_invariant(lowfreq_scene, orb
     again = memory.readout(memory.camera(K128, pose))
     assert ref.coverage.sum() > 0
     for seed in range(3):
-        permuted = _permuted_copy(memory, seed).readout(memory.camera(K128, pose))
+        permuted = permuted_copy(memory, seed).readout(memory.camera(K128, pose))
         for name in ("features", "depth", "coverage", "sky"):
             assert torch.equal(getattr(ref, name), getattr(again, name))
             assert torch.equal(getattr(ref, name), getattr(permuted, name)), name
